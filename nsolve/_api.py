@@ -1,0 +1,186 @@
+"""``minimize``: validate the inputs, look the method up, run the driver."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+from nsolve._driver import StopRules, run
+from nsolve._objective import FD_SCHEMES, Objective
+from nsolve._registry import get_method
+from nsolve._validation import (
+    as_float_vector,
+    check_callable,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+from nsolve.linesearch import make_line_search
+
+#: Options every method accepts (stopping rules, finite differences, line search).
+COMMON_OPTIONS: dict[str, Any] = {
+    "gtol": 1e-5,
+    "ftol": 0.0,
+    "xtol": 0.0,
+    "maxiter": None,
+    "maxfev": None,
+    "time_limit": None,
+    "fd_scheme": "forward",
+    "fd_step": None,
+}
+
+#: Line-search options (None: the search's own default).  ``max_ls`` caps the evaluations
+#: of one search; ``shrink`` is the backtracking factor.
+LINE_SEARCH_OPTIONS: dict[str, Any] = {"c1": None, "c2": None, "max_ls": None, "shrink": None}
+_LS_PARAM = {"c1": "c1", "c2": "c2", "max_ls": "max_evals", "shrink": "shrink"}
+
+
+def valid_options(method: str) -> dict[str, Any]:
+    """All option names ``method`` accepts, with their defaults."""
+    spec = get_method(method)
+    out = dict(COMMON_OPTIONS)
+    if spec.line_search is not None:
+        out["line_search"] = spec.line_search
+        out.update(LINE_SEARCH_OPTIONS)
+    out.update(spec.option_defaults())
+    return out
+
+
+def _stop_rules(opts: dict, n: int, spec) -> StopRules:
+    gtol = check_nonnegative(opts["gtol"], "gtol")
+    ftol = check_nonnegative(opts["ftol"], "ftol")
+    xtol = check_nonnegative(opts["xtol"], "xtol")
+    maxiter = opts["maxiter"]
+    maxiter = spec.default_maxiter(n) if maxiter is None else check_int(maxiter, "maxiter", minimum=0)
+    maxfev = check_int(opts["maxfev"], "maxfev", minimum=1, allow_none=True) or 0
+    tl = opts["time_limit"]
+    time_limit = 0.0 if tl is None else check_positive(tl, "time_limit", allow_inf=True)
+    if math.isinf(time_limit):
+        time_limit = 0.0
+    return StopRules(gtol=gtol, ftol=ftol, xtol=xtol, maxiter=maxiter, maxfev=maxfev, time_limit=time_limit)
+
+
+def _merge_options(options, kwargs) -> dict:
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise TypeError(f"options must be a dict; got {type(options).__name__}")
+    both = set(options) & set(kwargs)
+    if both:
+        raise TypeError(f"option(s) {sorted(both)} given both as keyword arguments and in options")
+    return {**options, **kwargs}
+
+
+def minimize(
+    f: Callable[..., Any],
+    grad: Callable[..., np.ndarray] | bool | None,
+    x0,
+    method: str = "lbfgs",
+    *,
+    hess: Callable[..., np.ndarray] | None = None,
+    hessp: Callable[..., np.ndarray] | None = None,
+    args: tuple = (),
+    callback: Callable[..., Any] | None = None,
+    options: dict[str, Any] | None = None,
+    history: bool = False,
+    disp: bool = False,
+    **kwargs: Any,
+) -> OptimizeResult:
+    """Minimize a smooth function of several variables.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args) -> float``; with ``grad=True``, ``f(x, *args) -> (float, ndarray)``.
+    grad : callable, True or None
+        ``grad(x, *args) -> ndarray`` of shape ``(n,)``; True when ``f`` returns the
+        gradient too; None for finite differences (``fd_scheme="forward"`` or
+        ``"central"``, relative step ``fd_step``).
+    x0 : array_like, shape (n,)
+        Starting point (converted to float64; never modified).
+    method : str, default "lbfgs"
+        One of ``nsolve.available_methods()``: ``"bfgs"``, ``"lbfgs"``, ``"newton"``,
+        ``"newton-cg"``, and the first-order methods.
+    hess : callable, optional
+        ``hess(x, *args) -> (n, n)``, used by ``"newton"`` and ``"newton-cg"``; finite
+        differences of ``grad`` when omitted.
+    hessp : callable, optional
+        ``hessp(x, p, *args) -> (n,)``, used by ``"newton-cg"``.
+    args : tuple
+        Extra arguments passed to ``f``, ``grad``, ``hess`` and ``hessp``.
+    callback : callable, optional
+        Called after every iteration, as ``callback(intermediate_result)`` when its only
+        parameter has that name (an OptimizeResult with ``x``, ``fun``, ``jac``, ``nit``),
+        else as ``callback(xk)``.  Returning True or raising StopIteration stops the run.
+    options : dict, optional
+        Options as a dict (scipy style); the same names may be given as keyword arguments.
+    history : bool
+        Record f, gradient norm, step length, evaluations and time per iteration in
+        ``result.history`` (a dict of arrays).
+    disp : bool
+        Print one row per iteration and the stop reason.
+    **kwargs
+        Options: stopping rules ``gtol`` (1e-5, gradient inf-norm), ``ftol`` (0, off),
+        ``xtol`` (0, off), ``maxiter``, ``maxfev``, ``time_limit`` (seconds); line search
+        ``line_search`` ("strong-wolfe", "backtracking", "fixed"), ``c1``, ``c2``,
+        ``max_ls``; finite differences ``fd_scheme``, ``fd_step``; and the method's own
+        (``m`` for L-BFGS, ...).  ``nsolve.method_options(method)`` lists them.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+        ``x, fun, jac, nit, nfev, njev, nhev, status, success, message`` with scipy's
+        meaning (``x``/``fun``/``jac`` the best point seen), ``hess_inv`` for BFGS,
+        ``history`` when asked.  ``status`` is a :class:`nsolve.Status` code.
+
+    Examples
+    --------
+    >>> import nsolve
+    >>> from nsolve.problems import rosen, rosen_der
+    >>> res = nsolve.minimize(rosen, rosen_der, [-1.2, 1.0], method="bfgs")
+    >>> bool(res.success), res.x.round(6).tolist()
+    (True, [1.0, 1.0])
+    """
+    check_callable(f, "f")
+    if not (grad is None or grad is True or callable(grad)):
+        raise TypeError(f"grad must be callable, True or None; got {type(grad).__name__}")
+    check_callable(hess, "hess", allow_none=True)
+    check_callable(hessp, "hessp", allow_none=True)
+    check_callable(callback, "callback", allow_none=True)
+    if not isinstance(args, tuple):
+        args = (args,)
+    x = as_float_vector(x0, "x0")
+    n = x.shape[0]
+    spec = get_method(method)
+
+    opts = _merge_options(options, kwargs)
+    valid = valid_options(spec.name)
+    unknown = sorted(set(opts) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for method {spec.name!r}; valid options: {', '.join(sorted(valid))}"
+        )
+    merged = {**valid, **opts}
+    rules = _stop_rules(merged, n, spec)
+    check_choice(merged["fd_scheme"], "fd_scheme", FD_SCHEMES)
+    if merged["fd_step"] is not None:
+        check_positive(merged["fd_step"], "fd_step")
+    method_opts = spec.options(**{k: merged[k] for k in spec.option_names()})
+    search = None
+    if spec.line_search is not None:
+        ls_params = {_LS_PARAM[k]: opts[k] for k in LINE_SEARCH_OPTIONS if opts.get(k) is not None}
+        search = make_line_search(merged["line_search"], **ls_params)
+    if (hess is not None or hessp is not None) and not spec.uses_hessian:
+        warnings.warn(f"method {spec.name!r} does not use hess or hessp; they are ignored",
+                      RuntimeWarning, stacklevel=2)
+
+    obj = Objective(f, grad, n, hess=hess, hessp=hessp, args=args,
+                    fd_scheme=merged["fd_scheme"], fd_step=merged["fd_step"])
+    return run(spec, method_opts, obj, x, search=search, rules=rules, callback=callback,
+               history=history, disp=disp)

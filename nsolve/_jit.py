@@ -1,0 +1,27 @@
+"""One place for every Numba option nsolve uses.
+
+All array kernels are compiled with :func:`kernel`: nopython, ``cache=True`` (the on-disk
+cache, so a second process does not pay the compile), ``nogil=True`` and no ``fastmath``
+(results must match the interpreted reference rules to rounding).  Functions that take a
+user callable are never cached (Numba cannot cache a dispatcher argument).
+"""
+
+from __future__ import annotations
+
+import numba
+
+#: Options shared by every cached kernel.
+KERNEL_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+
+
+def kernel(func=None, **overrides):
+    """Compile ``func`` as a cached nopython kernel (usable as ``@kernel`` or ``@kernel(...)``)."""
+    options = {**KERNEL_OPTIONS, **overrides}
+    if func is None:
+        return lambda f: numba.njit(**options)(f)
+    return numba.njit(**options)(func)
+
+
+def parallel_kernel(func=None, **overrides):
+    """Like :func:`kernel` but with ``parallel=True`` (prange over rows)."""
+    return kernel(func, parallel=True, **overrides)

@@ -1,0 +1,1 @@
+"""Numba kernels of arrays and scalars only (``@kernel``: nopython, cached, float64)."""

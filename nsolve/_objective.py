@@ -1,0 +1,315 @@
+"""The one wrapper around the user's f, gradient, Hessian and Hessian-vector product.
+
+Every evaluation of the user's functions in a run goes through :class:`Objective`: it passes
+the user a *copy* of the iterate (a user function that mutates its argument cannot corrupt
+the solver), converts and checks what comes back, counts evaluations (``nfev``, ``njev``,
+``nhev``) and supplies finite-difference derivatives when none are given.  Methods never
+count evaluations themselves.
+
+The evaluation protocol used by methods and line searches is
+
+* ``fun(x) -> float``: the value only;
+* ``fg(x, g_out) -> float``: the value, with the gradient written into ``g_out``.
+
+``fun`` remembers its last point, so a search that tested a point with ``fun`` and then
+asks ``fg`` there pays only for the gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from nsolve._kernels.finite_diff import (
+    central_gradient_from_values,
+    fd_hessian_symmetrize_inplace,
+    fd_steps_into,
+    forward_gradient_from_values,
+)
+from nsolve._kernels.vector import copy_into, norm2
+
+_EPS = np.finfo(np.float64).eps
+#: Default relative steps: sqrt(eps) for forward differences, eps**(1/3) for central ones.
+FD_REL_STEP = {"forward": math.sqrt(_EPS), "central": _EPS ** (1.0 / 3.0)}
+FD_SCHEMES = ("forward", "central")
+
+
+def _arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+class Objective:
+    """Wrap user callables into the counted ``fun`` / ``fg`` / ``hess`` / ``hessp`` protocol.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args) -> float``; or ``(float, ndarray)`` when ``grad is True``.
+    grad : callable, True or None
+        ``grad(x, *args) -> ndarray`` of shape ``(n,)``; ``True`` when ``f`` returns the
+        gradient too; ``None`` for finite differences.
+    n : int
+        Number of variables.
+    hess, hessp : callable or None
+        ``hess(x, *args) -> (n, n)`` array; ``hessp(x, p, *args) -> (n,)`` array.
+    args : tuple
+        Extra arguments passed to every user function.
+    fd_scheme : {"forward", "central"}
+        Finite-difference scheme used when ``grad is None`` (and for Hessians when ``hess``
+        is not given).
+    fd_step : float or None
+        Relative step :math:`h_i = r\\,\\max(1, |x_i|)\\,\\mathrm{sign}(x_i)`; default
+        :math:`r=\\sqrt{\\epsilon}` (forward) or :math:`\\epsilon^{1/3}` (central).
+    """
+
+    def __init__(
+        self,
+        f: Callable,
+        grad,
+        n: int,
+        *,
+        hess: Callable | None = None,
+        hessp: Callable | None = None,
+        args: tuple = (),
+        fd_scheme: str = "forward",
+        fd_step: float | None = None,
+    ) -> None:
+        self._f = f
+        self._grad = grad
+        self._hess = hess
+        self._hessp = hessp
+        self.args = tuple(args)
+        self.n = int(n)
+        self.fd_scheme = fd_scheme
+        self.fd_rel_step = FD_REL_STEP[fd_scheme] if fd_step is None else float(fd_step)
+        self.fused = grad is True
+        self.fd_gradient = grad is None
+        self.nfev = 0
+        self.njev = 0
+        self.nhev = 0
+        self._last_x: np.ndarray | None = None
+        self._last_f = 0.0
+        self._last_g: np.ndarray | None = None
+        # Bound methods handed to the line searches (cheaper than re-binding on every call).
+        self.fun = self._fun
+        self.fg = self._fg
+
+    @property
+    def has_hess(self) -> bool:
+        return self._hess is not None
+
+    @property
+    def has_hessp(self) -> bool:
+        return self._hessp is not None
+
+    # ------------------------------------------------------------------ raw calls
+    def _call_f(self, x: np.ndarray):
+        self.nfev += 1
+        return self._f(x, *self.args)
+
+    def _value(self, out) -> float:
+        try:
+            return float(out)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"f must return a real scalar; got {type(out).__name__}"
+                + (f" of shape {np.shape(out)}" if np.ndim(out) else "")
+            ) from None
+
+    def _store_grad(self, gv, g_out: np.ndarray) -> None:
+        gv = np.asarray(gv, dtype=np.float64)
+        if gv.shape != (self.n,):
+            raise ValueError(f"grad must return an array of shape ({self.n},); got shape {gv.shape}")
+        copy_into(g_out, gv)
+
+    # ------------------------------------------------------------------ protocol
+    def _fun(self, x: np.ndarray) -> float:
+        """Value of f at x (one counted evaluation)."""
+        xc = x.copy()
+        if self.fused:
+            out = self._call_f(xc)
+            val = self._value(out[0])
+            g = np.empty(self.n)
+            self._store_grad(out[1], g)
+            self.njev += 1
+            self._last_g = g
+        else:
+            val = self._value(self._call_f(xc))
+            self._last_g = None
+        self._last_x = xc
+        self._last_f = val
+        return val
+
+    def _fg(self, x: np.ndarray, g_out: np.ndarray) -> float:
+        """Value of f at x, with the gradient written into ``g_out``."""
+        last = self._last_x
+        if last is not None and _arrays_equal(x, last):
+            val = self._last_f
+            if self._last_g is not None:
+                copy_into(g_out, self._last_g)
+                self._last_x = None
+                return val
+            self._last_x = None
+            self.gradient_into(x, g_out, val)
+            return val
+        self._last_x = None
+        if self.fused:
+            out = self._call_f(x.copy())
+            self.njev += 1
+            self._store_grad(out[1], g_out)
+            return self._value(out[0])
+        val = self._value(self._call_f(x.copy()))
+        self.gradient_into(x, g_out, val)
+        return val
+
+    def gradient_into(self, x: np.ndarray, g_out: np.ndarray, f_x: float) -> None:
+        """Write the gradient at x into ``g_out`` (``f_x`` = f(x), used by forward differences)."""
+        if self.fd_gradient:
+            self._fd_gradient(x, g_out, f_x)
+        elif self.fused:
+            out = self._call_f(x.copy())
+            self.njev += 1
+            self._store_grad(out[1], g_out)
+        else:
+            self.njev += 1
+            self._store_grad(self._grad(x.copy(), *self.args), g_out)
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        """A fresh gradient array at x."""
+        g = np.empty(self.n)
+        self.fg(x, g)
+        return g
+
+    def _fd_gradient(self, x: np.ndarray, g_out: np.ndarray, f_x: float) -> None:
+        n = self.n
+        h = np.empty(n)
+        fd_steps_into(h, x, self.fd_rel_step)
+        xt = x.copy()
+        if self.fd_scheme == "forward":
+            fp = np.empty(n)
+            for i in range(n):
+                xt[i] = x[i] + h[i]
+                fp[i] = self._value(self._call_f(xt.copy()))
+                xt[i] = x[i]
+            forward_gradient_from_values(g_out, fp, f_x, h)
+        else:
+            fp = np.empty(n)
+            fm = np.empty(n)
+            for i in range(n):
+                xt[i] = x[i] + h[i]
+                fp[i] = self._value(self._call_f(xt.copy()))
+                xt[i] = x[i] - h[i]
+                fm[i] = self._value(self._call_f(xt.copy()))
+                xt[i] = x[i]
+            central_gradient_from_values(g_out, fp, fm, h)
+
+    def hess(self, x: np.ndarray, g_x: np.ndarray) -> np.ndarray:
+        """The Hessian at x: the user's, or forward differences of the gradient.
+
+        ``g_x`` is the gradient at x (reused by the finite differences).
+        """
+        if self._hess is not None:
+            self.nhev += 1
+            H = np.array(self._hess(x.copy(), *self.args), dtype=np.float64)
+            if H.shape != (self.n, self.n):
+                raise ValueError(f"hess must return an array of shape ({self.n}, {self.n}); got {H.shape}")
+            return H
+        n = self.n
+        H = np.empty((n, n))
+        h = np.empty(n)
+        fd_steps_into(h, x, FD_REL_STEP["forward"])
+        xt = x.copy()
+        gt = np.empty(n)
+        for j in range(n):
+            xt[j] = x[j] + h[j]
+            self.fg(xt, gt)
+            H[:, j] = gt
+            xt[j] = x[j]
+        fd_hessian_symmetrize_inplace(H, g_x, h)
+        return H
+
+    def hessp(self, x: np.ndarray, p: np.ndarray, g_x: np.ndarray, out: np.ndarray) -> None:
+        """Write the Hessian-vector product :math:`\\nabla^2 f(x) p` into ``out``.
+
+        Uses the user's ``hessp``, else the user's ``hess``, else a forward difference of
+        gradients :math:`(\\nabla f(x + h p) - \\nabla f(x)) / h` with
+        :math:`h = \\sqrt{\\epsilon}\\,(1 + \\|x\\|) / \\|p\\|`.
+        """
+        if self._hessp is not None:
+            self.nhev += 1
+            hp = np.asarray(self._hessp(x.copy(), p.copy(), *self.args), dtype=np.float64)
+            if hp.shape != (self.n,):
+                raise ValueError(f"hessp must return an array of shape ({self.n},); got {hp.shape}")
+            copy_into(out, hp)
+            return
+        if self._hess is not None:
+            out[:] = self.hess(x, g_x) @ p
+            return
+        pn = norm2(p)
+        if pn == 0.0:
+            out[:] = 0.0
+            return
+        h = math.sqrt(_EPS) * (1.0 + norm2(x)) / pn
+        self.fg(x + h * p, out)
+        out -= g_x
+        out /= h
+
+    # ------------------------------------------------------------------ first call
+    def first_evaluation(self, x0: np.ndarray) -> tuple[float, np.ndarray]:
+        """Evaluate f and its gradient at x0, checking what the user's functions return.
+
+        Raises a clear error (naming f or grad) for a non-scalar or non-finite value, a
+        gradient of the wrong shape or with non-finite entries.
+        """
+        n = self.n
+        out = self._call_f(x0.copy())
+        if self.fused:
+            if not (isinstance(out, tuple | list) and len(out) == 2):
+                raise TypeError(
+                    "with grad=True, f must return a pair (value, gradient); "
+                    f"got {type(out).__name__}"
+                )
+            fv, gv = out
+            self.njev += 1
+        else:
+            fv, gv = out, None
+        if np.ndim(fv) != 0:
+            raise TypeError(f"f must return a scalar; got an array of shape {np.shape(fv)} at x0")
+        f0 = self._value(fv)
+        if not math.isfinite(f0):
+            raise ValueError(f"f must be finite at x0; got {f0}")
+        g0 = np.empty(n)
+        if gv is not None:
+            self._check_grad_shape(gv)
+            self._store_grad(gv, g0)
+        elif self.fd_gradient:
+            self._fd_gradient(x0, g0, f0)
+        else:
+            gv = self._grad(x0.copy(), *self.args)
+            self.njev += 1
+            self._check_grad_shape(gv)
+            self._store_grad(gv, g0)
+        if not np.all(np.isfinite(g0)):
+            raise ValueError("grad must be finite at x0; it returned inf or NaN")
+        return f0, g0
+
+    def _check_grad_shape(self, gv) -> None:
+        try:
+            arr = np.asarray(gv, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"grad must return an array of real numbers; got {type(gv).__name__}") from None
+        if arr.shape != (self.n,):
+            raise ValueError(f"grad must return an array of shape ({self.n},); got shape {arr.shape} at x0")
+
+    def check_hess(self, x0: np.ndarray, g0: np.ndarray) -> None:
+        """Check the user's hess / hessp at x0 (shape and finiteness)."""
+        if self._hess is not None:
+            H = self.hess(x0, g0)
+            if not np.all(np.isfinite(H)):
+                raise ValueError("hess must be finite at x0; it returned inf or NaN")
+        if self._hessp is not None:
+            out = np.empty(self.n)
+            self.hessp(x0, np.ones(self.n), g0, out)
+

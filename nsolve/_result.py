@@ -1,0 +1,39 @@
+"""Builds the :class:`scipy.optimize.OptimizeResult` of a run, in one place."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+from nsolve._status import Status
+
+
+def build_result(*, x, fun, jac, status: int, nit: int, obj, method: str, elapsed: float,
+                 extra: dict | None = None, history: dict | None = None) -> OptimizeResult:
+    """Assemble the result with scipy's field names.
+
+    Fields: ``x, fun, jac, nit, nfev, njev, nhev, status, success, message`` (scipy's
+    meaning), plus ``method``, ``elapsed`` (seconds of wall time), ``history`` when asked
+    and method extras (``hess_inv`` for BFGS).  ``x``, ``fun`` and ``jac`` are the best
+    point seen, never a worse last one.
+    """
+    st = Status(status)
+    res = OptimizeResult(
+        x=np.array(x, copy=True),
+        fun=float(fun),
+        jac=None if jac is None else np.array(jac, copy=True),
+        nit=int(nit),
+        nfev=int(obj.nfev),
+        njev=int(obj.njev),
+        nhev=int(obj.nhev),
+        status=int(st),
+        success=st.success,
+        message=st.message,
+        method=method,
+        elapsed=float(elapsed),
+    )
+    if extra:
+        res.update(extra)
+    if history is not None:
+        res["history"] = history
+    return res

@@ -1,0 +1,93 @@
+"""Argument checks shared by every public entry point.
+
+Every check raises before any Numba compilation and names the argument and what was
+expected, so a user never sees a Numba typing traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+
+def as_float_vector(x, name: str = "x0") -> np.ndarray:
+    """Return a fresh, contiguous float64 copy of a 1-D, non-empty, finite array."""
+    try:
+        arr = np.array(x, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 1-D array of real numbers; got {type(x).__name__}: {exc}") from None
+    if np.iscomplexobj(np.asarray(x)):
+        raise TypeError(f"{name} must be real; got a complex array")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D; got an array of shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it contains inf or NaN")
+    return np.ascontiguousarray(arr)
+
+
+def check_callable(value, name: str, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not callable(value):
+        raise TypeError(f"{name} must be callable; got {type(value).__name__}")
+
+
+def check_real(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    return value
+
+
+def check_positive(value, name: str, *, allow_inf: bool = False) -> float:
+    """Check ``value > 0`` (and finite unless ``allow_inf``)."""
+    value = check_real(value, name)
+    if not value > 0 or (math.isinf(value) and not allow_inf):
+        raise ValueError(f"{name} must be > 0{' ' if allow_inf else ' and finite'}; got {value}")
+    return value
+
+
+def check_nonnegative(value, name: str, *, allow_inf: bool = False) -> float:
+    value = check_real(value, name)
+    if value < 0 or (math.isinf(value) and not allow_inf):
+        raise ValueError(f"{name} must be >= 0; got {value}")
+    return value
+
+
+def check_interval(value, name: str, low: float, high: float, *, closed_low=False, closed_high=False) -> float:
+    """Check ``value`` lies in the interval (low, high) with the given closedness."""
+    value = check_real(value, name)
+    ok_low = value >= low if closed_low else value > low
+    ok_high = value <= high if closed_high else value < high
+    if not (ok_low and ok_high):
+        lb = "[" if closed_low else "("
+        rb = "]" if closed_high else ")"
+        raise ValueError(f"{name} must lie in {lb}{low}, {high}{rb}; got {value}")
+    return value
+
+
+def check_int(value, name: str, *, minimum: int = 0, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{name} must be an integer; got {type(value).__name__}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return value
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"unknown {name} {value!r}; valid choices: {valid}")
+    return value

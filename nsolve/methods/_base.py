@@ -1,0 +1,64 @@
+"""What every method module provides, and what the driver receives from it.
+
+A method is its options (a frozen dataclass validated on construction), its state (the
+current ``x``, ``f``, ``g`` plus whatever it keeps), ``init`` and ``step``.  The driver
+never names a method: everything that differs reaches it through :class:`MethodSpec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+
+class StepInfo(NamedTuple):
+    """What ``step`` reports to the driver.
+
+    ``status`` is ``CONTINUE`` for an accepted step, else the run's stop status (for
+    example ``LINE_SEARCH_FAILED``; the state is then left at the last accepted point).
+    ``step_inf`` and ``x_inf`` are :math:`\\|x_{k+1} - x_k\\|_\\infty` and
+    :math:`\\|x_{k+1}\\|_\\infty` for the xtol test.
+    """
+
+    status: int
+    alpha: float
+    step_inf: float
+    x_inf: float
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method as the driver and :func:`nsolve.minimize` see it.
+
+    Attributes
+    ----------
+    name : the name users pass as ``method``.
+    summary : one line for ``nsolve methods`` and the docs.
+    options : frozen dataclass of the method's own hyperparameters.
+    init : ``init(obj, x0, f0, g0, opts) -> state``.
+    step : ``step(obj, state, opts, search) -> StepInfo``; updates ``state.x/f/g``.
+    line_search : the default line search name, or None when the method takes no search.
+    monotone : True when every accepted step decreases f (the current point is the best).
+    uses_hessian : True when the method uses ``hess`` / ``hessp``.
+    default_maxiter : ``n -> maxiter`` used when the user gives none.
+    finalize : ``state -> dict`` of extra result fields (e.g. ``hess_inv``), or None.
+    """
+
+    name: str
+    summary: str
+    options: type
+    init: Callable[..., Any]
+    step: Callable[..., StepInfo]
+    line_search: str | None = "strong-wolfe"
+    monotone: bool = True
+    uses_hessian: bool = False
+    default_maxiter: Callable[[int], int] = field(default=lambda n: 200 * n)
+    finalize: Callable[[Any], dict] | None = None
+    reference: str = ""
+
+    def option_names(self) -> list[str]:
+        return [f.name for f in fields(self.options)]
+
+    def option_defaults(self) -> dict[str, Any]:
+        return {f.name: f.default for f in fields(self.options)}

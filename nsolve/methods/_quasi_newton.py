@@ -1,0 +1,78 @@
+"""Pieces shared by the line-search methods: the first trial step and the reset-and-retry."""
+
+from __future__ import annotations
+
+from nsolve._kernels.vector import dot, norm2, step_stats
+from nsolve._status import CONTINUE, LINE_SEARCH_FAILED, LS_MAXEVAL, LS_NOT_FINITE, LS_OK, NOT_FINITE
+from nsolve.methods._base import StepInfo
+
+
+def first_step_length(g, d) -> float:
+    """Trial step along a fresh steepest-descent direction :math:`d = -g`.
+
+    :math:`\\alpha_0 = \\min(1, 1.01 / \\|g\\|_2)`: the step a quadratic model predicts if the
+    first reduction of f equals half the gradient norm (the rule scipy's BFGS uses), so a
+    badly scaled first gradient does not throw the search far away.
+    """
+    gn = norm2(g)
+    return min(1.0, 1.01 / gn) if gn > 0.0 else 1.0
+
+
+INITIAL_STEP_RULES = ("unit", "interpolate")
+
+
+def initial_step(rule, state) -> float:
+    """Trial step of a non-fresh quasi-Newton or Newton direction.
+
+    * ``"unit"``: :math:`\alpha_0 = 1`, the natural step of a (quasi-)Newton direction;
+    * ``"interpolate"``: :math:`\alpha_0 = \min(1, 1.01 \cdot 2 (f_k - f_{k-1}) / g_k^T d_k)`,
+      the minimizer of the quadratic through :math:`f_k`, :math:`g_k^T d_k` that predicts the
+      same decrease as the last step (Nocedal & Wright eq. 3.60); it approaches 1 near a
+      solution and shortens the early steps, which on ill-conditioned problems brings the
+      quasi-Newton iteration close to exact line searches.
+    """
+    if rule == "unit" or state.f_prev is None:
+        return 1.0
+    dphi = dot(state.g, state.d)
+    if not dphi < 0.0:
+        return 1.0
+    a = 1.01 * 2.0 * (state.f - state.f_prev) / dphi
+    return min(1.0, a) if a > 0.0 else 1.0
+
+
+def search_with_reset(obj, state, search, alpha0, reset):
+    """Line search along ``state.d``; on failure along a non-fresh direction, reset and retry.
+
+    ``state`` has ``x, f, g, d, x_new, g_new`` and a boolean ``fresh`` (True when ``d`` is
+    the steepest-descent direction of a reset method).  ``reset(state)`` sets ``d = -g`` and
+    ``fresh = True``.
+
+    Returns
+    -------
+    alpha, f_new, status
+        ``status`` is ``CONTINUE`` when ``state.x_new``/``state.g_new`` hold an accepted
+        point with value ``f_new``, else the run's stop status.
+    """
+    if not state.fresh and not dot(state.g, state.d) < 0.0:
+        reset(state)
+        alpha0 = first_step_length(state.g, state.d)
+    while True:
+        alpha, f_new, ls_status, _ = search(
+            obj.fun, obj.fg, state.x, state.d, state.f, state.g, alpha0, state.x_new, state.g_new
+        )
+        if ls_status == LS_OK or ls_status == LS_MAXEVAL:
+            return alpha, f_new, CONTINUE
+        if state.fresh:
+            return alpha, state.f, NOT_FINITE if ls_status == LS_NOT_FINITE else LINE_SEARCH_FAILED
+        reset(state)
+        alpha0 = first_step_length(state.g, state.d)
+
+
+def accept_step(state, f_new, alpha) -> StepInfo:
+    """Make ``x_new, g_new, f_new`` the current point (buffers are swapped, not copied)."""
+    step_inf, x_inf = step_stats(state.x_new, state.x)
+    state.f_prev = state.f
+    state.x, state.x_new = state.x_new, state.x
+    state.g, state.g_new = state.g_new, state.g
+    state.f = f_new
+    return StepInfo(CONTINUE, alpha, step_inf, x_inf)

@@ -1,0 +1,113 @@
+"""Limited-memory BFGS: the two-loop recursion over a circular history of m pairs.
+
+The inverse Hessian is never formed: :math:`d_k = -H_k g_k` is computed from the last
+:math:`m` pairs :math:`(s_i, y_i)` by the two-loop recursion with initial matrix
+:math:`H_k^0 = \\gamma_k I`, :math:`\\gamma_k = s_{k-1}^T y_{k-1} / y_{k-1}^T y_{k-1}`
+(kernel :func:`nsolve._kernels.quasi_newton.lbfgs_update_direction_inplace`).  A pair is
+stored only when :math:`s^T y > \\varepsilon_c \\|s\\|_2 \\|y\\|_2`; on a line-search failure
+the history is cleared and the step retried along :math:`-g`.
+
+Memory: :math:`(2(m+1) + 5)\\,n` doubles (history, x, g, d and the trial point/gradient).
+
+Reference: Nocedal & Wright, *Numerical Optimization*, 2nd ed., Alg. 7.4-7.5; Liu & Nocedal
+(1989), Math. Programming 45.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nsolve._kernels.quasi_newton import lbfgs_update_direction_inplace
+from nsolve._status import CONTINUE
+from nsolve._validation import check_choice, check_int, check_nonnegative
+from nsolve.methods._base import MethodSpec, StepInfo
+from nsolve.methods._quasi_newton import (
+    INITIAL_STEP_RULES,
+    accept_step,
+    first_step_length,
+    initial_step,
+    search_with_reset,
+)
+
+
+@dataclass(frozen=True)
+class LBFGSOptions:
+    """L-BFGS hyperparameters.
+
+    Parameters
+    ----------
+    m : int, default 10
+        Number of :math:`(s, y)` pairs kept (scipy's ``maxcor``).
+    curvature_eps : float, default 1e-10
+        A pair is stored only when :math:`s^T y > \\varepsilon_c \\|s\\|_2 \\|y\\|_2`.
+    initial_step : {"unit", "interpolate"}, default "unit"
+        Trial step of each line search after the first (see
+        :func:`nsolve.methods._quasi_newton.initial_step`).
+    """
+
+    m: int = 10
+    curvature_eps: float = 1e-10
+    initial_step: str = "unit"
+
+    def __post_init__(self):
+        check_choice(self.initial_step, "initial_step", INITIAL_STEP_RULES)
+        object.__setattr__(self, "m", check_int(self.m, "m", minimum=1))
+        check_nonnegative(self.curvature_eps, "curvature_eps")
+
+
+class LBFGSState:
+    """Current iterate, the circular history and work arrays (allocated once)."""
+
+    def __init__(self, x, f, g, m):
+        n = x.shape[0]
+        self.x = x
+        self.f = f
+        self.g = g
+        self.d = -g
+        self.x_new = np.empty(n)
+        self.g_new = np.empty(n)
+        self.S = np.empty((m + 1, n))
+        self.Y = np.empty((m + 1, n))
+        self.rho = np.zeros(m + 1)
+        self.yy = np.zeros(m + 1)
+        self.a = np.zeros(m + 1)
+        self.ring = np.zeros(m, dtype=np.int64)
+        self.count_m = np.array([0, m], dtype=np.int64)
+        self.fresh = True
+        self.f_prev = None
+
+
+def init(obj, x0, f0, g0, opts: LBFGSOptions) -> LBFGSState:
+    return LBFGSState(x0, f0, g0, opts.m)
+
+
+def _reset(state: LBFGSState) -> None:
+    state.count_m[0] = 0
+    np.negative(state.g, out=state.d)
+    state.fresh = True
+
+
+def step(obj, state: LBFGSState, opts: LBFGSOptions, search) -> StepInfo:
+    alpha0 = first_step_length(state.g, state.d) if state.fresh else initial_step(opts.initial_step, state)
+    alpha, f_new, status = search_with_reset(obj, state, search, alpha0, _reset)
+    if status != CONTINUE:
+        return StepInfo(status, alpha, 0.0, 0.0)
+    lbfgs_update_direction_inplace(
+        state.S, state.Y, state.rho, state.yy, state.a, state.ring, state.count_m,
+        state.x, state.x_new, state.g, state.g_new, state.d, opts.curvature_eps,
+    )
+    state.fresh = state.count_m[0] == 0
+    return accept_step(state, f_new, alpha)
+
+
+SPEC = MethodSpec(
+    name="lbfgs",
+    summary="limited-memory BFGS, two-loop recursion over m pairs, strong Wolfe line search",
+    options=LBFGSOptions,
+    init=init,
+    step=step,
+    default_maxiter=lambda n: 15000,
+    reference="Liu & Nocedal (1989); Nocedal & Wright (2006), Alg. 7.4-7.5",
+)

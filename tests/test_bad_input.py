@@ -1,0 +1,111 @@
+"""Bad input: a clear error naming the argument, raised before any Numba compilation."""
+
+import numpy as np
+import pytest
+
+import nsolve
+from nsolve.problems import rosen, rosen_der
+
+X0 = np.array([-1.2, 1.0])
+
+
+@pytest.mark.parametrize(
+    "x0, exc, match",
+    [
+        (np.zeros((2, 2)), ValueError, "x0 must be 1-D"),
+        (np.array([]), ValueError, "x0 must not be empty"),
+        (["a", "b"], TypeError, "x0 must be a 1-D array of real numbers"),
+        ([1.0, np.nan], ValueError, "x0 must be finite"),
+        ([1.0, np.inf], ValueError, "x0 must be finite"),
+        (np.array([1 + 1j, 2]), TypeError, "x0 must be real"),
+        (3.0, ValueError, "x0 must be 1-D"),
+    ],
+)
+def test_bad_x0(x0, exc, match):
+    with pytest.raises(exc, match=match):
+        nsolve.minimize(rosen, rosen_der, x0)
+
+
+def test_not_callable():
+    with pytest.raises(TypeError, match="f must be callable"):
+        nsolve.minimize(3, rosen_der, X0)
+    with pytest.raises(TypeError, match="grad must be callable, True or None"):
+        nsolve.minimize(rosen, "x", X0)
+    with pytest.raises(TypeError, match="hess must be callable"):
+        nsolve.minimize(rosen, rosen_der, X0, method="newton", hess=np.eye(2))
+    with pytest.raises(TypeError, match="callback must be callable"):
+        nsolve.minimize(rosen, rosen_der, X0, callback=1)
+
+
+def test_f_returning_non_scalar():
+    with pytest.raises(TypeError, match="f must return a scalar"):
+        nsolve.minimize(lambda x: x, rosen_der, X0)
+    with pytest.raises(TypeError, match="f must return a real scalar"):
+        nsolve.minimize(lambda x: "a", rosen_der, X0)
+
+
+def test_f_nonfinite_at_x0():
+    with pytest.raises(ValueError, match="f must be finite at x0"):
+        nsolve.minimize(lambda x: np.nan, rosen_der, X0)
+
+
+def test_grad_wrong_shape_or_nonfinite():
+    with pytest.raises(ValueError, match=r"grad must return an array of shape \(2,\)"):
+        nsolve.minimize(rosen, lambda x: np.zeros(3), X0)
+    with pytest.raises(ValueError, match="grad must be finite at x0"):
+        nsolve.minimize(rosen, lambda x: np.array([np.inf, 0.0]), X0)
+    with pytest.raises(TypeError, match="grad=True, f must return a pair"):
+        nsolve.minimize(rosen, True, X0)
+
+
+def test_hess_wrong_shape():
+    with pytest.raises(ValueError, match=r"hess must return an array of shape \(2, 2\)"):
+        nsolve.minimize(rosen, rosen_der, X0, method="newton", hess=lambda x: np.eye(3))
+
+
+def test_unknown_method_lists_valid():
+    with pytest.raises(ValueError, match="unknown method 'foo'; valid methods: .*bfgs.*lbfgs"):
+        nsolve.minimize(rosen, rosen_der, X0, method="foo")
+
+
+def test_unknown_option_lists_valid():
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['mm'\] for method 'lbfgs'; valid options: .*gtol.*m"):
+        nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", mm=3)
+
+
+@pytest.mark.parametrize(
+    "opts, exc, match",
+    [
+        ({"gtol": -1.0}, ValueError, "gtol must be >= 0"),
+        ({"ftol": -1e-3}, ValueError, "ftol must be >= 0"),
+        ({"xtol": float("nan")}, ValueError, "xtol must not be NaN"),
+        ({"maxiter": -1}, ValueError, "maxiter must be >= 0"),
+        ({"maxiter": 2.5}, TypeError, "maxiter must be an integer"),
+        ({"m": 0}, ValueError, "m must be >= 1"),
+        ({"c1": 0.0}, ValueError, "c1"),
+        ({"c1": 0.5, "c2": 0.4}, ValueError, "c2"),
+        ({"c2": 1.0}, ValueError, "c2"),
+        ({"time_limit": 0}, ValueError, "time_limit must be > 0"),
+        ({"fd_scheme": "sideways"}, ValueError, "unknown fd_scheme"),
+        ({"line_search": "nope"}, ValueError, "strong-wolfe"),
+    ],
+)
+def test_bad_options(opts, exc, match):
+    with pytest.raises(exc, match=match):
+        nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", **opts)
+
+
+def test_errors_raised_before_numba_compilation(monkeypatch):
+    """Validation must not touch any kernel: poison the dispatcher compile step."""
+    import numba.core.dispatcher as disp
+
+    def boom(*a, **k):
+        raise AssertionError("Numba compilation started before validation")
+
+    monkeypatch.setattr(disp.Dispatcher, "compile", boom)
+    with pytest.raises(ValueError, match="x0 must be finite"):
+        nsolve.minimize(rosen, rosen_der, [np.nan, 1.0])
+    with pytest.raises(ValueError, match="unknown method"):
+        nsolve.minimize(rosen, rosen_der, X0, method="bad")
+    with pytest.raises(ValueError, match=r"grad must return an array of shape"):
+        nsolve.minimize(rosen, lambda x: np.ones(5), X0)

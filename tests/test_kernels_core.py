@@ -1,0 +1,185 @@
+"""Core kernels against dense reference formulas written independently with NumPy."""
+
+import numpy as np
+import pytest
+
+from nsolve._kernels.finite_diff import fd_steps_into
+from nsolve._kernels.newton import newton_direction_into
+from nsolve._kernels.quasi_newton import (
+    bfgs_update_direction_inplace,
+    lbfgs_update_direction_inplace,
+    symmetric_upper_matvec_into,
+    symmetrize_from_upper_inplace,
+)
+from nsolve._kernels.vector import axpy_into, dot, norm2, norm_inf, step_stats
+
+
+def dense_bfgs(H, s, y):
+    """H+ = (I - rho s y') H (I - rho y s') + rho s s' (Nocedal & Wright eq. 6.17)."""
+    rho = 1.0 / (y @ s)
+    V = np.eye(len(s)) - rho * np.outer(y, s)
+    return V.T @ H @ V + rho * np.outer(s, s)
+
+
+def random_spd(rng, n, cond=10.0):
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    return Q @ np.diag(np.logspace(0, np.log10(cond), n)) @ Q.T
+
+
+def test_vector_kernels():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(7), rng.standard_normal(7)
+    assert dot(a, b) == pytest.approx(a @ b, rel=1e-14)
+    assert norm2(a) == pytest.approx(np.linalg.norm(a), rel=1e-14)
+    assert norm_inf(a) == np.max(np.abs(a))
+    assert np.isnan(norm_inf(np.array([1.0, np.nan, 2.0])))
+    out = np.empty(7)
+    axpy_into(out, a, 0.3, b)
+    np.testing.assert_allclose(out, a + 0.3 * b, rtol=1e-15)
+    ds, xm = step_stats(a, b)
+    assert ds == np.max(np.abs(a - b)) and xm == np.max(np.abs(a))
+
+
+def test_symmetric_upper_matvec():
+    rng = np.random.default_rng(1)
+    A = random_spd(rng, 9)
+    U = np.triu(A) + np.tril(rng.standard_normal((9, 9)), -1) * 1e6  # garbage below the diagonal
+    v = rng.standard_normal(9)
+    out = np.empty(9)
+    symmetric_upper_matvec_into(out, U, v)
+    np.testing.assert_allclose(out, A @ v, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 30])
+def test_bfgs_update_matches_dense_formula(n):
+    rng = np.random.default_rng(n)
+    H = random_spd(rng, n)
+    x, g = rng.standard_normal(n), rng.standard_normal(n)
+    A = random_spd(rng, n)  # a quadratic's Hessian gives s'y > 0
+    s = 0.1 * rng.standard_normal(n)
+    x_new, g_new = x + s, g + A @ s
+    d = -H @ g
+    Hk = H.copy()
+    work = np.empty((4, n))
+    updated = bfgs_update_direction_inplace(Hk, x, x_new, g, g_new, d, *work, False, 1e-10)
+    assert updated
+    symmetrize_from_upper_inplace(Hk)
+    expected = dense_bfgs(H, x_new - x, g_new - g)
+    np.testing.assert_allclose(Hk, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(d, -expected @ g_new, rtol=1e-9, atol=1e-12)
+    # secant equation H+ y = s
+    np.testing.assert_allclose(Hk @ (g_new - g), x_new - x, rtol=1e-9, atol=1e-12)
+
+
+def test_bfgs_first_update_scales_identity():
+    rng = np.random.default_rng(3)
+    n = 6
+    A = random_spd(rng, n)
+    x, g = rng.standard_normal(n), rng.standard_normal(n)
+    s = rng.standard_normal(n)
+    x_new, g_new = x + s, g + A @ s
+    y = g_new - g
+    H = np.eye(n)
+    d = -g.copy()
+    bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), True, 1e-10)
+    symmetrize_from_upper_inplace(H)
+    gamma = (s @ y) / (y @ y)
+    np.testing.assert_allclose(H, dense_bfgs(gamma * np.eye(n), s, y), rtol=1e-10, atol=1e-13)
+
+
+def test_bfgs_update_skipped_on_bad_curvature():
+    n = 4
+    H = np.eye(n) * 2.0
+    x, g = np.zeros(n), np.ones(n)
+    x_new, g_new = np.ones(n), np.zeros(n)  # s'y = -4 < 0
+    d = -H @ g
+    H0 = H.copy()
+    assert not bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), False, 1e-10)
+    np.testing.assert_array_equal(H, H0)
+    np.testing.assert_allclose(d, -H0 @ g_new)
+
+
+def dense_lbfgs_direction(pairs, g):
+    """-H g with H built by applying the BFGS update to gamma I for each kept pair."""
+    s, y = pairs[-1]
+    H = (s @ y) / (y @ y) * np.eye(len(g))
+    for s, y in pairs:
+        H = dense_bfgs(H, s, y)
+    return -H @ g
+
+
+@pytest.mark.parametrize("m", [1, 3, 5])
+def test_lbfgs_two_loop_matches_dense_recursion(m):
+    rng = np.random.default_rng(10 + m)
+    n = 8
+    A = random_spd(rng, n, cond=50)
+    S, Y = np.empty((m + 1, n)), np.empty((m + 1, n))
+    rho, yy, a = np.zeros(m + 1), np.zeros(m + 1), np.zeros(m + 1)
+    ring = np.zeros(m, dtype=np.int64)
+    cm = np.array([0, m], dtype=np.int64)
+    x = rng.standard_normal(n)
+    g = A @ x
+    d = np.empty(n)
+    pairs = []
+    for _ in range(m + 4):  # wrap around the circular buffer
+        x_new = x - 0.1 * rng.standard_normal(n)
+        g_new = A @ x_new
+        assert lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+        pairs.append((x_new - x, g_new - g))
+        pairs = pairs[-m:]
+        np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9, atol=1e-12)
+        x, g = x_new, g_new
+    assert cm[0] == m
+
+
+def test_lbfgs_rejected_pair_keeps_history():
+    rng = np.random.default_rng(5)
+    n, m = 5, 2
+    A = random_spd(rng, n)
+    S, Y = np.empty((m + 1, n)), np.empty((m + 1, n))
+    rho, yy, a = np.zeros(m + 1), np.zeros(m + 1), np.zeros(m + 1)
+    ring = np.zeros(m, dtype=np.int64)
+    cm = np.array([0, m], dtype=np.int64)
+    d = np.empty(n)
+    x, pairs = rng.standard_normal(n), []
+    g = A @ x
+    for _ in range(2):
+        x_new = x - 0.1 * rng.standard_normal(n)
+        g_new = A @ x_new
+        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+        pairs.append((x_new - x, g_new - g))
+        x, g = x_new, g_new
+    # a pair with negative curvature is rejected; the direction uses the two kept pairs
+    x_new, g_new = x + 0.1, g - 0.1
+    assert not lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+    assert cm[0] == 2
+    np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9)
+
+
+def test_newton_direction_positive_definite_is_pure_newton():
+    rng = np.random.default_rng(7)
+    A, g = random_spd(rng, 6, cond=1e3), rng.standard_normal(6)
+    d = np.empty(6)
+    tau = newton_direction_into(d, A, g, 1e-3)
+    assert tau == 0.0
+    np.testing.assert_allclose(d, np.linalg.solve(A, -g), rtol=1e-10)
+
+
+def test_newton_direction_indefinite_adds_shift():
+    H = np.diag([2.0, -1.0, 0.5])
+    g = np.array([1.0, 1.0, 1.0])
+    d = np.empty(3)
+    tau = newton_direction_into(d, H, g, 1e-3)
+    # min diag is -1 -> tau0 = 1 + 1e-3, which already makes H + tau I positive definite
+    assert tau == pytest.approx(1.001)
+    np.testing.assert_allclose((H + tau * np.eye(3)) @ d, -g, rtol=1e-12)
+    assert d @ g < 0
+
+
+def test_fd_steps():
+    x = np.array([0.0, -3.0, 1e-9, 5e3])
+    h = np.empty(4)
+    fd_steps_into(h, x, 1e-8)
+    expected = 1e-8 * np.maximum(1.0, np.abs(x)) * np.where(x < 0, -1.0, 1.0)
+    np.testing.assert_allclose(h, expected, rtol=1e-6)
+    np.testing.assert_array_equal((x + h) - x, h)  # exactly representable steps

@@ -1,0 +1,282 @@
+"""minimize() with the core methods: answers, counts, status, history, callbacks, options."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize as sp_minimize
+
+import nsolve
+from nsolve.problems import rosen, rosen_der, rosen_hess
+
+CORE = ["bfgs", "lbfgs", "newton", "newton-cg"]
+X0 = np.array([-1.2, 1.0])
+
+
+@pytest.mark.parametrize("method", CORE)
+def test_rosenbrock_reaches_minimum(method):
+    res = nsolve.minimize(rosen, rosen_der, X0, method=method, hess=rosen_hess if "newton" in method else None)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-5)
+    assert res.fun < 1e-10
+    assert np.max(np.abs(res.jac)) <= 1e-5
+    assert res.status == nsolve.Status.GTOL
+
+
+@pytest.mark.parametrize("method", CORE)
+def test_reported_counts_are_the_true_counts(method):
+    calls = {"f": 0, "g": 0, "h": 0}
+
+    def f(x):
+        calls["f"] += 1
+        return rosen(x)
+
+    def g(x):
+        calls["g"] += 1
+        return rosen_der(x)
+
+    def h(x):
+        calls["h"] += 1
+        return rosen_hess(x)
+
+    res = nsolve.minimize(f, g, X0, method=method, hess=h if "newton" in method else None)
+    assert (res.nfev, res.njev, res.nhev) == (calls["f"], calls["g"], calls["h"])
+
+
+def test_bfgs_no_more_evaluations_than_scipy_on_rosenbrock():
+    ours = nsolve.minimize(rosen, rosen_der, X0, method="bfgs")
+    ref = sp_minimize(rosen, X0, jac=rosen_der, method="BFGS")
+    assert ours.nfev <= ref.nfev * 1.1
+    np.testing.assert_allclose(ours.x, ref.x, atol=1e-5)
+
+
+def test_bfgs_hess_inv_close_to_inverse_hessian():
+    res = nsolve.minimize(rosen, rosen_der, X0, method="bfgs", gtol=1e-9)
+    H = res.hess_inv
+    np.testing.assert_allclose(H, H.T)
+    assert np.all(np.linalg.eigvalsh(H) > 0)
+    np.testing.assert_allclose(H, np.linalg.inv(rosen_hess(res.x)), rtol=0.2, atol=0.05)
+
+
+@pytest.mark.parametrize("scheme", ["forward", "central"])
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs"])
+def test_finite_difference_gradient(method, scheme):
+    res = nsolve.minimize(rosen, None, X0, method=method, fd_scheme=scheme, gtol=1e-4)
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-3)
+    assert res.njev == 0
+    ref = sp_minimize(rosen, X0, method="BFGS", options={"gtol": 1e-4})
+    # finite differences cost n (forward) or 2n (central) evaluations per gradient
+    assert res.nfev > res.nit * 2
+
+
+def test_grad_true_fused():
+    def fg(x):
+        return rosen(x), rosen_der(x)
+
+    res = nsolve.minimize(fg, True, X0, method="lbfgs")
+    ref = nsolve.minimize(rosen, rosen_der, X0, method="lbfgs")
+    np.testing.assert_array_equal(res.x, ref.x)
+    assert res.nfev == ref.nfev
+
+
+def test_args_are_passed():
+    def f(x, a, b):
+        return (x[0] - a) ** 2 + b * (x[1] + 1) ** 2
+
+    def g(x, a, b):
+        return np.array([2 * (x[0] - a), 2 * b * (x[1] + 1)])
+
+    res = nsolve.minimize(f, g, [0.0, 0.0], args=(3.0, 10.0))
+    np.testing.assert_allclose(res.x, [3.0, -1.0], atol=1e-6)
+
+
+def test_options_dict_and_kwargs_agree():
+    a = nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", options={"m": 3, "gtol": 1e-8})
+    b = nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", m=3, gtol=1e-8)
+    np.testing.assert_array_equal(a.x, b.x)
+    with pytest.raises(TypeError, match="both"):
+        nsolve.minimize(rosen, rosen_der, X0, options={"m": 3}, m=4)
+
+
+def test_maxiter_returns_best_point_with_status():
+    res = nsolve.minimize(rosen, rosen_der, X0, method="bfgs", maxiter=5)
+    assert res.status == nsolve.Status.MAXITER and not res.success
+    assert res.nit == 5
+    assert res.fun == pytest.approx(rosen(res.x))
+    assert res.fun < rosen(X0)
+
+
+def test_maxfev_limit():
+    res = nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", maxfev=10)
+    assert res.status == nsolve.Status.MAXFEV
+    assert res.nfev >= 10
+
+
+def test_time_limit():
+    import time
+
+    def slow(x):
+        time.sleep(0.002)
+        return rosen(x)
+
+    res = nsolve.minimize(slow, rosen_der, X0, method="bfgs", time_limit=0.01, gtol=1e-12)
+    assert res.status == nsolve.Status.TIME_LIMIT
+
+
+def test_ftol_and_xtol_stop():
+    res = nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", ftol=1e-6, gtol=0)
+    assert res.status == nsolve.Status.FTOL and res.success
+    res = nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", xtol=1e-6, gtol=0)
+    assert res.status == nsolve.Status.XTOL and res.success
+
+
+def test_callback_styles_and_stop():
+    seen = []
+    nsolve.minimize(rosen, rosen_der, X0, callback=lambda xk: seen.append(xk.copy()))
+    assert len(seen) > 5 and all(s.shape == (2,) for s in seen)
+
+    def new_style(intermediate_result):
+        assert intermediate_result.fun == pytest.approx(rosen(intermediate_result.x))
+        return intermediate_result.nit >= 3
+
+    res = nsolve.minimize(rosen, rosen_der, X0, callback=new_style)
+    assert res.status == nsolve.Status.CALLBACK and res.nit == 3 and not res.success
+
+    def raiser(xk):
+        raise StopIteration
+
+    res = nsolve.minimize(rosen, rosen_der, X0, callback=raiser)
+    assert res.status == nsolve.Status.CALLBACK and res.nit == 1
+
+
+def test_history_records_each_iteration():
+    res = nsolve.minimize(rosen, rosen_der, X0, method="bfgs", history=True)
+    h = res.history
+    assert len(h["f"]) == res.nit + 1
+    assert h["f"][0] == rosen(X0) and h["f"][-1] == res.fun
+    assert np.all(np.diff(h["f"]) <= 0)
+    assert h["nfev"][-1] == res.nfev
+    assert set(h) >= {"f", "gnorm", "alpha", "nfev", "njev", "time"}
+
+
+def test_disp_prints_table(capsys):
+    nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", disp=True)
+    out = capsys.readouterr().out
+    assert "iter" in out and "Converged" in out
+    assert len(out.splitlines()) > 10
+
+
+def test_x0_not_modified_and_int_converted():
+    x0 = np.array([-1, 1])
+    res = nsolve.minimize(lambda x: float(x @ x), lambda x: 2 * x, x0)
+    assert x0.dtype.kind == "i" and x0.tolist() == [-1, 1]
+    assert res.x.dtype == np.float64
+    xf = np.array([3.0, 4.0])
+    nsolve.minimize(lambda x: float(x @ x), lambda x: 2 * x, xf)
+    assert xf.tolist() == [3.0, 4.0]
+
+
+def test_user_mutating_x_does_not_corrupt_run():
+    def f(x):
+        v = rosen(x)
+        x[:] = 1e6
+        return v
+
+    def g(x):
+        v = rosen_der(x)
+        x[:] = -1e6
+        return v
+
+    res = nsolve.minimize(f, g, X0, method="bfgs")
+    np.testing.assert_allclose(res.x, [1, 1], atol=1e-5)
+
+
+def test_user_exception_propagates_unchanged():
+    class MyError(Exception):
+        pass
+
+    def f(x):
+        if x[0] > 0:
+            raise MyError("boom")
+        return rosen(x)
+
+    with pytest.raises(MyError, match="boom"):
+        nsolve.minimize(f, rosen_der, X0)
+
+
+def test_nonfinite_region_is_handled():
+    # f is +inf for x > 2: the search must shrink, not fail
+    def f(x):
+        return np.inf if x[0] > 2 else (x[0] - 1.9) ** 2
+
+    def g(x):
+        return np.array([np.nan if x[0] > 2 else 2 * (x[0] - 1.9)])
+
+    for m in ["bfgs", "lbfgs"]:
+        res = nsolve.minimize(f, g, [-10.0], method=m)
+        assert res.success, res.message
+        np.testing.assert_allclose(res.x, [1.9], atol=1e-6)
+
+
+def test_result_is_best_point_on_failure():
+    # the gradient is wrong, so the line search fails: the best point is returned
+    res = nsolve.minimize(rosen, lambda x: -rosen_der(x), X0, method="bfgs")
+    assert not res.success
+    assert res.status in (nsolve.Status.LINE_SEARCH_FAILED,)
+    assert res.fun == rosen(X0)
+    np.testing.assert_array_equal(res.x, X0)
+
+
+def test_newton_with_fd_hessian_and_indefinite_start():
+    # at (0, 1) the Rosenbrock Hessian is indefinite
+    res = nsolve.minimize(rosen, rosen_der, [0.0, 1.0], method="newton")
+    assert res.success and res.nhev == 0
+    np.testing.assert_allclose(res.x, [1, 1], atol=1e-6)
+
+
+def test_newton_cg_with_hessp_and_with_gradient_differences():
+    def hessp(x, p):
+        return rosen_hess(x) @ p
+
+    a = nsolve.minimize(rosen, rosen_der, X0, method="newton-cg", hessp=hessp)
+    b = nsolve.minimize(rosen, rosen_der, X0, method="newton-cg")
+    for r in (a, b):
+        assert r.success
+        np.testing.assert_allclose(r.x, [1, 1], atol=1e-5)
+    assert a.nhev > 0 and b.nhev == 0
+
+
+def test_newton_quadratic_one_step():
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    b = np.array([1.0, -1.0])
+    res = nsolve.minimize(lambda x: 0.5 * x @ A @ x - b @ x, lambda x: A @ x - b, [5.0, 5.0],
+                          method="newton", hess=lambda x: A)
+    assert res.nit == 1
+    np.testing.assert_allclose(res.x, np.linalg.solve(A, b), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ls", ["strong-wolfe", "backtracking"])
+def test_line_search_selectable(ls):
+    res = nsolve.minimize(rosen, rosen_der, X0, method="bfgs", line_search=ls)
+    assert res.success
+    np.testing.assert_allclose(res.x, [1, 1], atol=1e-5)
+
+
+def test_lbfgs_memory_option_changes_iterates():
+    a = nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", m=1)
+    b = nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", m=20)
+    assert a.success and b.success and a.nit != b.nit
+
+
+def test_hess_ignored_warning():
+    with pytest.warns(RuntimeWarning, match="does not use"):
+        nsolve.minimize(rosen, rosen_der, X0, method="bfgs", hess=rosen_hess)
+
+
+def test_maxiter_zero_returns_x0():
+    res = nsolve.minimize(rosen, rosen_der, X0, maxiter=0)
+    assert res.nit == 0 and res.status == nsolve.Status.MAXITER
+    np.testing.assert_array_equal(res.x, X0)
+
+
+def test_already_optimal_start():
+    res = nsolve.minimize(rosen, rosen_der, [1.0, 1.0])
+    assert res.nit == 0 and res.success and res.nfev == 1
