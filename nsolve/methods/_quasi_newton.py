@@ -22,7 +22,7 @@ INITIAL_STEP_RULES = ("unit", "interpolate")
 
 
 def initial_step(rule, state) -> float:
-    """Trial step of a non-fresh quasi-Newton or Newton direction.
+    r"""Trial step of a non-fresh quasi-Newton or Newton direction.
 
     * ``"unit"``: :math:`\alpha_0 = 1`, the natural step of a (quasi-)Newton direction;
     * ``"interpolate"``: :math:`\alpha_0 = \min(1, 1.01 \cdot 2 (f_k - f_{k-1}) / g_k^T d_k)`,

@@ -1,0 +1,365 @@
+r"""Strong Wolfe line search: bracketing, then zoom by safeguarded cubic interpolation.
+
+Along the ray :math:`\phi(\alpha) = f(x + \alpha d)` with :math:`\phi'(\alpha) = \nabla
+f(x + \alpha d)^T d` the search looks for a step satisfying the *strong Wolfe conditions*
+
+.. math::
+
+    \phi(\alpha) \le \phi(0) + c_1 \alpha \phi'(0), \qquad
+    |\phi'(\alpha)| \le c_2 |\phi'(0)|, \qquad 0 < c_1 < c_2 < 1.
+
+The method is the two-stage scheme of Nocedal & Wright (2006, algorithms 3.5 and 3.6); the
+choice of trial steps follows the safeguarded interpolation rules of Moré & Thuente (1994).
+
+The function :func:`strong_wolfe` is written in the subset of Python that Numba compiles:
+it runs interpreted when the objective is a Python callable and is compiled with
+``numba.njit(strong_wolfe)`` when ``fun`` and ``fg`` are Numba functions.  All divisions are
+done inside the cached scalar kernels below, so the interpreted run never divides by zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nsolve._jit import kernel
+from nsolve._kernels.vector import axpy_into, copy_into, dot
+from nsolve._status import LS_MAXEVAL, LS_NO_DECREASE, LS_NOT_DESCENT, LS_NOT_FINITE, LS_OK
+
+#: Extrapolation range (before a bracket is known): the next trial lies in
+#: :math:`[\alpha + 1.1 (\alpha - \alpha_{prev}),\ \alpha + 4 (\alpha - \alpha_{prev})]`.
+EXTRAP_LOW = 1.1
+EXTRAP_HIGH = 4.0
+#: Inside a bracket of width :math:`w` the trial keeps at least ``0.1 w`` from the far end.
+SAFE_FAR = 0.1
+#: ... and at least ``0.1 w`` from the best end when the derivatives change sign.
+SAFE_NEAR = 0.1
+#: When the far end has the larger value the interpolant is trusted down to this fraction.
+SAFE_NEAR_OVERSHOOT = 1e-8
+#: A bracket that did not shrink below this fraction in two zoom steps is bisected.
+SHRINK_REQUIRED = 0.66
+#: Shrink factors applied toward the last finite step after a non-finite trial (first one,
+#: then every further consecutive one).
+NONFINITE_FIRST = 0.5
+NONFINITE_AGAIN = 0.1
+#: Relative bracket width below which the steps are indistinguishable.
+XTOL = 1e-14
+
+
+@kernel
+def cubic_minimizer(a, fa, da, b, fb, db):
+    r"""Return the minimizer of the cubic matching :math:`\phi, \phi'` at ``a`` and ``b``.
+
+    With :math:`\theta = 3 (\phi_a - \phi_b)/(b - a) + \phi'_a + \phi'_b` and
+    :math:`\gamma = \operatorname{sign}(b - a) \sqrt{\theta^2 - \phi'_a \phi'_b}`,
+
+    .. math::
+
+        \alpha_c = b - (b - a) \frac{\phi'_b + \gamma - \theta}{\phi'_b - \phi'_a + 2\gamma}.
+
+    The square root is evaluated scaled by :math:`s = \max(|\theta|, |\phi'_a|, |\phi'_b|)`
+    against overflow.
+
+    Returns
+    -------
+    float
+        The local minimizer of the cubic, or NaN when it has none (negative discriminant,
+        coincident points, non-finite data).
+    """
+    w = b - a
+    if w == 0.0:
+        return np.nan
+    theta = 3.0 * (fa - fb) / w + da + db
+    s = max(abs(theta), abs(da), abs(db))
+    if not (s > 0.0 and s < np.inf):
+        return np.nan
+    disc = (theta / s) * (theta / s) - (da / s) * (db / s)
+    if not disc >= 0.0:
+        return np.nan
+    gamma = s * np.sqrt(disc)
+    if w < 0.0:
+        gamma = -gamma
+    den = db - da + 2.0 * gamma
+    if den == 0.0:
+        return np.nan
+    t = b - w * (db + gamma - theta) / den
+    if not np.isfinite(t):
+        return np.nan
+    return t
+
+
+@kernel
+def quadratic_minimizer(a, fa, da, b, fb):
+    r"""Return the minimizer of the quadratic matching :math:`\phi(a), \phi'(a), \phi(b)`.
+
+    .. math::
+
+        \alpha_q = a - \frac{\phi'_a (b - a)^2}{2\,(\phi_b - \phi_a - \phi'_a (b - a))}.
+
+    Returns NaN when the quadratic is not convex (non-positive denominator).
+    """
+    w = b - a
+    den = fb - fa - da * w
+    if not den > 0.0:
+        return np.nan
+    t = a - 0.5 * da * w * (w / den)
+    if not np.isfinite(t):
+        return np.nan
+    return t
+
+
+@kernel
+def extrapolation_step(a0, f0, d0, a1, f1, d1):
+    r"""Next trial beyond ``a1`` while no bracket is known (``a0 < a1``, both descending).
+
+    The cubic minimizer through :math:`(a_0, a_1)` when it lies beyond :math:`a_1`, clipped to
+    :math:`[a_1 + 1.1 (a_1 - a_0),\ a_1 + 4 (a_1 - a_0)]`; otherwise the upper end.
+    """
+    span = a1 - a0
+    low = a1 + EXTRAP_LOW * span
+    high = a1 + EXTRAP_HIGH * span
+    c = cubic_minimizer(a0, f0, d0, a1, f1, d1)
+    if np.isfinite(c) and c > a1:
+        return min(max(c, low), high)
+    return high
+
+
+@kernel
+def zoom_step(lo, flo, dlo, hi, fhi, dhi):
+    r"""Next trial inside the bracket between ``lo`` (best point) and ``hi``.
+
+    Two cases, after Moré & Thuente (1994):
+
+    * :math:`\phi(hi) > \phi(lo)` (the far end overshot): take the cubic minimizer
+      :math:`\alpha_c` if it is closer to ``lo`` than the quadratic one :math:`\alpha_q` (from
+      :math:`\phi(lo), \phi'(lo), \phi(hi)`), else :math:`(\alpha_c + \alpha_q)/2`; the
+      trial may come as close to ``lo`` as the interpolants say (down to
+      ``SAFE_NEAR_OVERSHOOT`` of the width), which cuts a far-too-long step in one go;
+    * otherwise (the derivative changes sign across the bracket): the cubic minimizer.
+
+    The result is kept in :math:`[lo + \delta w, hi - 0.1 w]` (signed width
+    :math:`w = hi - lo`); bisection replaces an interpolant that does not exist.
+    """
+    w = hi - lo
+    c = cubic_minimizer(lo, flo, dlo, hi, fhi, dhi)
+    c_ok = np.isfinite(c) and (c - lo) * w > 0.0
+    if fhi > flo:
+        q = quadratic_minimizer(lo, flo, dlo, hi, fhi)
+        if not np.isfinite(q):
+            t = c if c_ok else lo + 0.5 * w
+        elif c_ok and abs(c - lo) < abs(q - lo):
+            t = c
+        elif c_ok:
+            t = c + 0.5 * (q - c)
+        else:
+            t = q
+        near = SAFE_NEAR_OVERSHOOT
+    else:
+        t = c if c_ok else lo + 0.5 * w
+        near = SAFE_NEAR
+    r = (t - lo) / w
+    if not np.isfinite(r):
+        r = 0.5
+    r = min(max(r, near), 1.0 - SAFE_FAR)
+    return lo + r * w
+
+
+def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_new, g_new):
+    r"""Find a step satisfying the strong Wolfe conditions along ``d``.
+
+    With :math:`\phi(\alpha) = f(x + \alpha d)` and :math:`\phi'(0) = g_0^T d < 0`, return
+    :math:`\alpha > 0` with
+
+    .. math::
+
+        \phi(\alpha) \le \phi(0) + c_1 \alpha \phi'(0)
+        \quad\text{and}\quad |\phi'(\alpha)| \le c_2 |\phi'(0)|.
+
+    *Bracketing.*  Starting from :math:`\alpha_0` (clipped to ``alpha_max``), a trial that
+    violates sufficient decrease, or is not lower than the previous one, or has
+    :math:`\phi' \ge 0` closes a bracket; otherwise the step is extrapolated by a cubic
+    clipped to :math:`[1.1, 4]` times the last increment.  *Zoom.*  The bracket
+    :math:`[\alpha_{lo}, \alpha_{hi}]` always has :math:`\alpha_{lo}` satisfying sufficient
+    decrease with the lowest value so far and :math:`\phi'(\alpha_{lo})(\alpha_{hi} -
+    \alpha_{lo}) < 0`; trials come from safeguarded cubic/quadratic interpolation
+    (:func:`zoom_step`), with a bisection whenever the bracket failed to shrink to 0.66 of
+    its width in two steps.
+
+    A trial where :math:`\phi` or :math:`\phi'` is not finite is never accepted: the step is
+    cut back toward the last finite step (by 0.5, then 0.1 for consecutive failures), or
+    the bracket is bisected.  Every trial evaluates ``fg``, so an accepted point always
+    comes with its gradient, and an acceptable ``alpha0`` costs exactly one evaluation.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> float``, the objective only (unused here; kept for a uniform signature).
+    fg : callable
+        ``fg(x, g_out) -> float``, the objective, writing :math:`\nabla f(x)` into ``g_out``.
+    x, d, g0 : ndarray of float64, shape (n,)
+        Current point, search direction and gradient at ``x``; not modified.
+    f0 : float
+        :math:`f(x)`.
+    alpha0 : float
+        First trial step (replaced by 1 when not a positive finite number).
+    c1, c2 : float
+        Wolfe constants, :math:`0 < c_1 < c_2 < 1` (not checked here).
+    alpha_max : float
+        Largest step allowed (> 0).
+    max_evals : int
+        Largest number of ``fg`` calls.
+    x_new, g_new : ndarray of float64, shape (n,)
+        Outputs: the returned point :math:`x + \alpha d` and the gradient there.
+        They must not share memory with ``x``, ``d`` or ``g0``.
+
+    Returns
+    -------
+    alpha : float
+        The step (0.0 when no acceptable point was found).
+    f_new : float
+        :math:`f(x + \alpha d)` (``f0`` when ``alpha`` is 0).
+    status : int
+        ``LS_OK`` (strong Wolfe holds, or ``alpha == alpha_max`` with sufficient decrease and
+        :math:`\phi' < 0`, as in Moré–Thuente's step-at-bound exit); ``LS_MAXEVAL`` (budget
+        spent or bracket collapsed to rounding: the lowest point satisfying sufficient
+        decrease is returned); ``LS_NO_DECREASE`` (no such point: ``alpha = 0``);
+        ``LS_NOT_DESCENT`` (:math:`\phi'(0) \ge 0`); ``LS_NOT_FINITE`` (every trial, or
+        ``f0`` / :math:`\phi'(0)`, was inf or NaN).  Whenever ``alpha == 0``, ``x_new = x``
+        and ``g_new = g0``.
+    n_evals : int
+        Number of ``fg`` calls.
+
+    References
+    ----------
+    J. J. Moré and D. J. Thuente, "Line search algorithms with guaranteed sufficient
+    decrease", ACM TOMS 20(3), 1994.  J. Nocedal and S. J. Wright, *Numerical Optimization*,
+    2nd ed., Springer 2006, section 3.5.
+    """
+    dphi0 = dot(g0, d)
+    if not (math.isfinite(f0) and math.isfinite(dphi0)):
+        copy_into(x_new, x)
+        copy_into(g_new, g0)
+        return 0.0, f0, LS_NOT_FINITE, 0
+    if dphi0 >= 0.0:
+        copy_into(x_new, x)
+        copy_into(g_new, g0)
+        return 0.0, f0, LS_NOT_DESCENT, 0
+
+    g_lo = np.empty_like(g0)  # gradient at a_lo (when a_lo > 0)
+    curv = -c2 * dphi0  # |phi'(a)| <= curv
+    # Best point so far satisfying sufficient decrease (a_lo = 0 stands for x itself).
+    a_lo = 0.0
+    f_lo = f0
+    d_lo = dphi0
+    # Other end of the bracket.
+    a_hi = 0.0
+    f_hi = 0.0
+    d_hi = 0.0
+    hi_finite = False
+    bracketed = False
+    width = np.inf
+    width1 = np.inf
+    # Upper limit on trials before a bracket: alpha_max, or a step found non-finite.
+    cap = alpha_max
+    cap_bad = False
+
+    a = float(alpha0)
+    if not (a > 0.0 and a < np.inf):
+        a = 1.0
+    if a > alpha_max:
+        a = alpha_max
+    a_next = 0.0
+    n = 0
+    n_finite = 0
+    n_bad_run = 0
+    while n < max_evals:
+        axpy_into(x_new, x, a, d)
+        f = fg(x_new, g_new)
+        n += 1
+        dphi = dot(g_new, d)
+
+        if not (math.isfinite(f) and math.isfinite(dphi)):
+            n_bad_run += 1
+            if not bracketed:
+                # Cut back toward the last finite step; never go past this one again.
+                cap = a
+                cap_bad = True
+                shrink = NONFINITE_FIRST if n_bad_run == 1 else NONFINITE_AGAIN
+                a = a_lo + shrink * (cap - a_lo)
+                if not (a > a_lo and a < cap):
+                    break
+                continue
+            # Inside a bracket the non-finite trial becomes the far end (bisected next).
+            a_hi = a
+            hi_finite = False
+        else:
+            n_finite += 1
+            n_bad_run = 0
+            armijo = f <= f0 + c1 * a * dphi0
+            if not armijo or f >= f_lo:
+                # Too long (no sufficient decrease, or not lower): [a_lo, a] brackets.
+                bracketed = True
+                a_hi = a
+                f_hi = f
+                d_hi = dphi
+                hi_finite = True
+            elif abs(dphi) <= curv:
+                return a, f, LS_OK, n
+            else:
+                # a is the new best point; keep the bracket property phi'(lo) (hi - lo) < 0.
+                if bracketed:
+                    if dphi * (a_hi - a_lo) >= 0.0:
+                        a_hi = a_lo
+                        f_hi = f_lo
+                        d_hi = d_lo
+                        hi_finite = True
+                elif dphi >= 0.0:
+                    bracketed = True
+                    a_hi = a_lo
+                    f_hi = f_lo
+                    d_hi = d_lo
+                    hi_finite = True
+                elif a >= alpha_max:
+                    return a, f, LS_OK, n
+                else:
+                    # Still descending: extrapolate.
+                    a_next = extrapolation_step(a_lo, f_lo, d_lo, a, f, dphi)
+                    if cap_bad:
+                        if a_next >= cap:
+                            a_next = a + NONFINITE_FIRST * (cap - a)
+                    elif a_next > alpha_max:
+                        a_next = alpha_max
+                a_lo = a
+                f_lo = f
+                d_lo = dphi
+                copy_into(g_lo, g_new)
+                if not bracketed:
+                    if not (a_next > a and (a_next < cap or (a_next == cap and not cap_bad))):
+                        break
+                    a = a_next
+                    continue
+
+        # Zoom: next trial strictly inside the bracket.
+        w = abs(a_hi - a_lo)
+        if w <= XTOL * max(a_lo, a_hi):
+            break
+        bisect = w >= SHRINK_REQUIRED * width1
+        width1 = width
+        width = w
+        if bisect or not hi_finite:
+            a = a_lo + 0.5 * (a_hi - a_lo)
+        else:
+            a = zoom_step(a_lo, f_lo, d_lo, a_hi, f_hi, d_hi)
+        if not (min(a_lo, a_hi) < a and a < max(a_lo, a_hi)):
+            break
+
+    if a_lo > 0.0:
+        axpy_into(x_new, x, a_lo, d)
+        copy_into(g_new, g_lo)
+        return a_lo, f_lo, LS_MAXEVAL, n
+    copy_into(x_new, x)
+    copy_into(g_new, g0)
+    if n > 0 and n_finite == 0:
+        return 0.0, f0, LS_NOT_FINITE, n
+    return 0.0, f0, LS_NO_DECREASE, n

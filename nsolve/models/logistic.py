@@ -1,0 +1,563 @@
+r"""L2-penalised logistic regression objectives (functional API).
+
+:func:`logistic_objective` validates a data set once and returns a
+:class:`LogisticObjective`: a callable bundle of the objective, its gradient (fused with
+the objective in one pass over ``X``), Hessian-vector products, the full Hessian and
+unbiased mini-batch estimates, ready for :func:`nsolve.minimize` or
+:func:`scipy.optimize.minimize`.
+
+The objective follows scikit-learn's ``LogisticRegression`` (``penalty="l2"``) up to a
+constant factor (scikit-learn divides everything by :math:`\sum_i s_i`; the minimiser is
+the same).  Binary (labels mapped to :math:`y_i \in \{0, 1\}`, the larger class being 1):
+
+.. math::
+
+    F(w, b) = \sum_{i=1}^n s_i \log\left(1 + e^{-(2 y_i - 1)(x_i^T w + b)}\right)
+              + \frac{1}{2C} \|w\|_2^2 .
+
+Multinomial with :math:`K` classes (``W`` of shape ``(K, p)``, intercepts :math:`b \in
+\mathbb{R}^K`, :math:`z_i = W x_i + b`):
+
+.. math::
+
+    F(W, b) = \sum_{i=1}^n s_i \left[\log \sum_{k=1}^K e^{z_{ik}} - z_{i y_i}\right]
+              + \frac{1}{2C} \|W\|_F^2 .
+
+The intercepts are never penalised.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numba
+import numpy as np
+import scipy.sparse as _sp
+
+from nsolve._validation import check_positive
+from nsolve.models import _logistic_kernels as _k
+
+__all__ = ["LogisticObjective", "logistic_objective"]
+
+#: Approximate multiply-adds per parallel chunk below which a pass stays single-threaded.
+_WORK_PER_CHUNK = 32_768
+
+
+# (multinomial, layout) -> (single-chunk worker, chunked parallel driver)
+_FG_KERNELS = {
+    (False, "C"): (_k.binary_fg_dense, _k.binary_fg_dense_par),
+    (False, "F"): (_k.binary_fg_fblock, _k.binary_fg_fblock_par),
+    (False, "csr"): (_k.binary_fg_csr, _k.binary_fg_csr_par),
+    (True, "C"): (_k.multi_fg_dense, _k.multi_fg_dense_par),
+    (True, "F"): (_k.multi_fg_fblock, _k.multi_fg_fblock_par),
+    (True, "csr"): (_k.multi_fg_csr, _k.multi_fg_csr_par),
+}
+_HESSP_KERNELS = {
+    (False, "C"): (_k.binary_hessp_dense, _k.binary_hessp_dense_par),
+    (False, "F"): (_k.binary_hessp_fblock, _k.binary_hessp_fblock_par),
+    (False, "csr"): (_k.binary_hessp_csr, _k.binary_hessp_csr_par),
+    (True, "C"): (_k.multi_hessp_dense, _k.multi_hessp_dense_par),
+    (True, "F"): (_k.multi_hessp_fblock, _k.multi_hessp_fblock_par),
+    (True, "csr"): (_k.multi_hessp_csr, _k.multi_hessp_csr_par),
+}
+_HESS_KERNELS = {
+    (False, "C"): (_k.binary_hess_dense, _k.binary_hess_dense_par),
+    (False, "F"): (_k.binary_hess_fblock, _k.binary_hess_fblock_par),
+    (False, "csr"): (_k.binary_hess_csr, _k.binary_hess_csr_par),
+    (True, "C"): (_k.multi_hess_dense, _k.multi_hess_dense_par),
+    (True, "F"): (_k.multi_hess_dense, _k.multi_hess_dense_par),
+    (True, "csr"): (_k.multi_hess_csr, _k.multi_hess_csr_par),
+}
+
+
+def _n_chunks(work: int, m: int) -> int:
+    """Number of row chunks for a pass of about ``work`` multiply-adds over ``m`` rows."""
+    threads = numba.get_num_threads()
+    return int(max(1, min(threads, m, work // _WORK_PER_CHUNK)))
+
+
+def _as_design(X):
+    """Validate ``X`` and return ``(X, layout)`` with layout ``"C"``, ``"F"`` or ``"csr"``."""
+    if X is None:
+        raise TypeError("X must be a 2-D array or scipy.sparse matrix; got None")
+    if _sp.issparse(X):
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D; got a sparse array of shape {X.shape}")
+        if np.iscomplexobj(X.data):
+            raise TypeError("X must be real; got a complex sparse matrix")
+        if X.format != "csr":
+            X = X.tocsr()
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        if X.indptr.dtype != X.indices.dtype:
+            X = X.copy()
+            X.indices = X.indices.astype(np.int64)
+            X.indptr = X.indptr.astype(np.int64)
+        if not np.all(np.isfinite(X.data)):
+            raise ValueError("X must be finite; it contains inf or NaN")
+        return X, "csr"
+    try:
+        Xa = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"X must be a 2-D array of real numbers; got {type(X).__name__}: {exc}") from None
+    if Xa.dtype == object:
+        try:
+            Xa = Xa.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"X must contain real numbers only: {exc}") from None
+    if np.iscomplexobj(Xa):
+        raise TypeError("X must be real; got a complex array")
+    if Xa.dtype.kind not in "biuf":
+        raise TypeError(f"X must be a 2-D array of real numbers; got dtype {Xa.dtype}")
+    if Xa.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got an array of shape {Xa.shape}")
+    if Xa.dtype not in (np.float32, np.float64):
+        Xa = Xa.astype(np.float64)
+    if Xa.flags.c_contiguous:
+        layout = "C"
+    elif Xa.flags.f_contiguous:
+        layout = "F"
+    else:
+        Xa = np.ascontiguousarray(Xa)
+        layout = "C"
+    if Xa.size and not np.all(np.isfinite(Xa)):
+        raise ValueError("X must be finite; it contains inf or NaN")
+    return Xa, layout
+
+
+def _check_labels(y, n_samples: int) -> np.ndarray:
+    if y is None:
+        raise TypeError("y must be a 1-D array of class labels; got None")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,); got an array of shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: X has {n_samples} rows, y has {y.shape[0]}"
+        )
+    if y.dtype.kind in "fc":
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y must not contain NaN or inf")
+    elif y.dtype == object:
+        for v in y:
+            if v is None or (isinstance(v, numbers.Real) and not math.isfinite(float(v))):
+                raise ValueError(f"y must not contain None, NaN or inf; found {v!r}")
+    return y
+
+
+def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(n_samples)
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        sw = np.full(n_samples, float(sample_weight))
+    else:
+        try:
+            sw = np.array(sample_weight, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"sample_weight must be None, a number or a 1-D array of reals: {exc}") from None
+        if sw.ndim != 1:
+            raise ValueError(f"sample_weight must be 1-D; got an array of shape {sw.shape}")
+        if sw.shape[0] != n_samples:
+            raise ValueError(
+                f"sample_weight has {sw.shape[0]} entries but X has {n_samples} rows; they must match"
+            )
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight must be finite; it contains inf or NaN")
+    if np.any(sw < 0):
+        raise ValueError("sample_weight must be non-negative; it contains negative entries")
+    if not np.any(sw > 0):
+        raise ValueError("sample_weight must have at least one positive entry")
+    return np.ascontiguousarray(sw)
+
+
+class LogisticObjective:
+    r"""The L2-penalised logistic / multinomial objective on a fixed data set.
+
+    Build it with :func:`logistic_objective`.  Parameters are a flat float64 vector:
+
+    * binary: ``[w (n_features), b]`` (``b`` only when ``fit_intercept``);
+    * multinomial: ``[W.ravel() (n_classes * n_features, C order), b (n_classes)]``.
+
+    :meth:`unpack` / :meth:`pack` convert to and from scikit-learn's ``coef_`` (shape
+    ``(1, p)`` or ``(K, p)``) and ``intercept_``.
+
+    Every method that takes ``w`` accepts any array of length :attr:`n_params`; the last
+    full-data pass is cached, so ``f(w)`` followed by ``grad(w)`` (or ``hessp(w, ...)``,
+    ``hess(w)``) at the same ``w`` makes one pass over ``X``.  Instances are not thread-safe
+    (the cache is shared); build one per thread.
+
+    Attributes
+    ----------
+    X : ndarray or scipy.sparse.csr_matrix
+        The data as used by the kernels (float32 or float64; C- or Fortran-ordered dense, or
+        CSR).  It is the caller's array whenever no conversion was needed.
+    layout : {"C", "F", "csr"}
+        Which kernel family serves ``X``.
+    classes_ : ndarray
+        Sorted unique labels (``np.unique(y)``).
+    y_encoded : ndarray of int64
+        Index of each sample's label in :attr:`classes_`.
+    multinomial : bool
+        Softmax objective (``True``) or binary logistic (``False``).
+    n_classes, n_samples, n_features, n_coef, n_params : int
+        Sizes (``n_coef = K * n_features`` coefficients, ``K = n_classes`` if multinomial else
+        1; ``n_params`` adds the ``K`` intercepts when ``fit_intercept``).
+    C : float
+        Inverse penalty strength (``inf`` for no penalty).
+    fit_intercept : bool
+        Whether intercepts are part of the parameters.
+    sample_weight : ndarray of float64
+        Per-sample weights (ones when none were given).
+    """
+
+    def __init__(self, X, layout, y_encoded, classes, C, fit_intercept, sample_weight, multinomial):
+        self.X = X
+        self.layout = layout
+        self.classes_ = classes
+        self.y_encoded = y_encoded
+        self.n_classes = int(classes.shape[0])
+        self.multinomial = bool(multinomial)
+        self.n_samples, self.n_features = (int(s) for s in X.shape)
+        self.C = float(C)
+        self.fit_intercept = bool(fit_intercept)
+        self.sample_weight = sample_weight
+        self._inv_C = 0.0 if math.isinf(self.C) else 1.0 / self.C
+        self._K = self.n_classes if self.multinomial else 1
+        self.n_coef = self._K * self.n_features
+        self.n_params = self.n_coef + (self._K if self.fit_intercept else 0)
+        if self.multinomial:
+            self._y = np.ascontiguousarray(y_encoded, dtype=np.int64)
+            self._state = np.empty((self.n_samples, self._K))
+            self._nostate = np.empty((0, self._K))
+        else:
+            self._y = y_encoded.astype(np.float64)
+            self._state = np.empty(self.n_samples)
+            self._nostate = np.empty(0)
+        self._norows = np.empty(0, dtype=np.intp)
+        if layout == "csr":
+            self._xargs = (X.indptr, X.indices, X.data)
+            self._row_work = max(1, X.nnz // max(1, self.n_samples))
+        else:
+            self._xargs = (X,)
+            self._row_work = max(1, self.n_features)
+        # cache of the last full pass: w, f, g (with the curvature state in self._state)
+        self._cache_w = None
+        self._cache_f = 0.0
+        self._cache_g = None
+
+    # ------------------------------------------------------------------ helpers
+    def __repr__(self) -> str:
+        kind = f"multinomial, {self.n_classes} classes" if self.multinomial else "binary"
+        return (
+            f"LogisticObjective({kind}, n_samples={self.n_samples}, n_features={self.n_features}, "
+            f"C={self.C}, fit_intercept={self.fit_intercept}, layout={self.layout!r}, "
+            f"dtype={self.X.dtype})"
+        )
+
+    def _check_w(self, w, name: str = "w") -> np.ndarray:
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        if w.shape != (self.n_params,):
+            raise ValueError(f"{name} must have shape ({self.n_params},); got {w.shape}")
+        return w
+
+    def x0(self) -> np.ndarray:
+        """Return the zero starting point (length :attr:`n_params`)."""
+        return np.zeros(self.n_params)
+
+    def unpack(self, w) -> tuple[np.ndarray, np.ndarray]:
+        """Split ``w`` into scikit-learn's ``coef_`` (``(1, p)`` or ``(K, p)``) and
+        ``intercept_`` (``(1,)`` or ``(K,)``; zeros without an intercept)."""
+        w = self._check_w(w)
+        coef = w[: self.n_coef].reshape(self._K, self.n_features).copy()
+        if self.fit_intercept:
+            intercept = w[self.n_coef :].copy()
+        else:
+            intercept = np.zeros(self._K)
+        return coef, intercept
+
+    def pack(self, coef, intercept=None) -> np.ndarray:
+        """Inverse of :meth:`unpack`: build the flat parameter vector."""
+        coef = np.asarray(coef, dtype=np.float64).reshape(-1)
+        if coef.shape[0] != self.n_coef:
+            raise ValueError(f"coef must have {self.n_coef} entries; got {coef.shape[0]}")
+        if not self.fit_intercept:
+            return coef.copy()
+        b = np.zeros(self._K) if intercept is None else np.asarray(intercept, dtype=np.float64).reshape(-1)
+        if b.shape[0] != self._K:
+            raise ValueError(f"intercept must have {self._K} entries; got {b.shape[0]}")
+        return np.concatenate([coef, b])
+
+    def _penalty(self, w) -> float:
+        wc = w[: self.n_coef]
+        return 0.5 * self._inv_C * float(wc @ wc)
+
+    # ------------------------------------------------------------------ kernel passes
+    def _fg_pass(self, w, rows, want_state):
+        """Run the fused kernel; return (data loss, data gradient) over ``rows`` (all if None)."""
+        use_rows = rows is not None
+        m = rows.shape[0] if use_rows else self.n_samples
+        rows_arr = rows if use_rows else self._norows
+        state = self._state if want_state else self._nostate
+        nc = _n_chunks(m * self._row_work * self._K, m)
+        G = np.zeros((nc, self.n_params))
+        L = np.zeros(nc)
+        worker, driver = _FG_KERNELS[self.multinomial, self.layout]
+        head = (*self._xargs, self._y, self.sample_weight, w)
+        if self.multinomial:
+            head = (*head, self._K)
+        head = (*head, self.fit_intercept, rows_arr, use_rows)
+        if nc == 1:
+            L[0] = worker(*head, 0, m, True, want_state, state, G[0])
+        else:
+            driver(*head, m, True, want_state, state, G, L)
+        return float(L.sum()), G.sum(axis=0)
+
+    def _full(self, w):
+        """Full pass at ``w`` unless cached; leaves f, g and the curvature state in the cache."""
+        if self._cache_w is not None and np.array_equal(w, self._cache_w):
+            return
+        self._cache_w = None
+        loss, g = self._fg_pass(w, None, True)
+        g[: self.n_coef] += self._inv_C * w[: self.n_coef]
+        self._cache_f = loss + self._penalty(w)
+        self._cache_g = g
+        self._cache_w = w.copy()
+
+    # ------------------------------------------------------------------ public API
+    def fg(self, w) -> tuple[float, np.ndarray]:
+        """Return ``(F(w), grad F(w))`` from one fused pass over ``X`` (cached per ``w``)."""
+        w = self._check_w(w)
+        self._full(w)
+        return self._cache_f, self._cache_g.copy()
+
+    def f(self, w) -> float:
+        """Return the objective :math:`F(w)` (computed by the fused pass, so a following
+        :meth:`grad` at the same ``w`` is free)."""
+        w = self._check_w(w)
+        self._full(w)
+        return self._cache_f
+
+    def grad(self, w) -> np.ndarray:
+        """Return :math:`\\nabla F(w)` (length :attr:`n_params`)."""
+        w = self._check_w(w)
+        self._full(w)
+        return self._cache_g.copy()
+
+    __call__ = f
+
+    def hessp(self, w, p) -> np.ndarray:
+        r"""Return :math:`\nabla^2 F(w)\, v` for the direction ``v = p`` without forming the Hessian.
+
+        ``p`` is named as in :func:`scipy.optimize.minimize`'s ``hessp(x, p)``.
+
+        Binary: :math:`\tilde X^T D (\tilde X v) + [v_w / C, 0]`, with
+        :math:`D = \mathrm{diag}(s_i \sigma_i (1 - \sigma_i))` and :math:`\tilde X = [X, 1]`.
+        Multinomial: row ``i`` adds :math:`s_i (\mathrm{diag}(\pi_i) - \pi_i \pi_i^T) u_i
+        \otimes \tilde x_i` with :math:`u_{ik} = \tilde x_i^T v_k`.  One pass over ``X`` (plus
+        one fused pass if ``w`` differs from the last evaluated point).
+        """
+        w = self._check_w(w)
+        v = self._check_w(p, "p")
+        self._full(w)
+        nc = _n_chunks(self.n_samples * self._row_work * self._K, self.n_samples)
+        G = np.zeros((nc, self.n_params))
+        worker, driver = _HESSP_KERNELS[self.multinomial, self.layout]
+        if self.multinomial:
+            head = (*self._xargs, self.sample_weight, self._state, v, self.fit_intercept)
+        else:
+            head = (*self._xargs, self._state, v, self.fit_intercept)
+        if nc == 1:
+            worker(*head, 0, self.n_samples, G[0])
+        else:
+            driver(*head, G)
+        out = G.sum(axis=0)
+        out[: self.n_coef] += self._inv_C * v[: self.n_coef]
+        return out
+
+    def hess(self, w) -> np.ndarray:
+        r"""Return the dense Hessian :math:`\nabla^2 F(w)`, shape ``(n_params, n_params)``.
+
+        Binary: :math:`\tilde X^T D \tilde X + \mathrm{diag}(1/C, \dots, 1/C, 0)`, cost
+        :math:`O(n p^2)`.  Multinomial: blocks
+        :math:`\sum_i s_i(\pi_{ik}\delta_{kl} - \pi_{ik}\pi_{il}) \tilde x_i \tilde x_i^T`
+        plus :math:`I / C` on the ``W`` part, cost :math:`O(n K^2 p^2)` and
+        :math:`(K(p+1))^2` memory per thread.  With intercepts, the multinomial Hessian is
+        singular along :math:`(0, \mathbf 1_K)` (shifting every ``b_k`` by one constant
+        leaves ``F`` unchanged); with ``C = inf`` also along :math:`(\mathbf 1_K a^T, 0)`.
+        """
+        w = self._check_w(w)
+        self._full(w)
+        q = self.n_params
+        work = self.n_samples * self._row_work * self._row_work * self._K * self._K
+        nc = _n_chunks(work, self.n_samples)
+        G = np.zeros((nc, q, q))
+        worker, driver = _HESS_KERNELS[self.multinomial, self.layout]
+        if self.multinomial:
+            head = (*self._xargs, self.sample_weight, self._state, self.fit_intercept)
+        else:
+            head = (*self._xargs, self._state, self.fit_intercept)
+        if nc == 1:
+            worker(*head, 0, self.n_samples, G[0])
+        else:
+            driver(*head, G)
+        U = G.sum(axis=0)
+        H = np.triu(U) + np.triu(U, 1).T
+        idx = np.arange(self.n_coef)
+        H[idx, idx] += self._inv_C
+        return H
+
+    def batch_fg(self, w, idx) -> tuple[float, np.ndarray]:
+        r"""Unbiased mini-batch estimate of ``(F(w), grad F(w))`` over the rows ``idx``.
+
+        With :math:`B` the index multiset (duplicates count), :math:`m = |B|`, the estimate is
+
+        .. math::
+
+            \hat F(w) = \frac{n}{m} \sum_{i \in B} s_i \ell_i(w) + \frac{1}{2C}\|w\|^2,
+
+        and :math:`\hat g` its gradient; for ``idx`` drawn uniformly (with or without
+        replacement) :math:`E[\hat F] = F` and :math:`E[\hat g] = \nabla F`.  With
+        ``idx = arange(n)`` it equals :meth:`fg` (to rounding).  The rows are read in place
+        (``X`` is not copied) in one fused pass; the result is not cached.
+
+        Parameters
+        ----------
+        w : array_like, shape (n_params,)
+        idx : array_like of int, shape (m,)
+            Row indices in ``[0, n_samples)``, ``m >= 1``.
+        """
+        w = self._check_w(w)
+        rows = np.asarray(idx)
+        if rows.ndim != 1 or rows.shape[0] == 0:
+            raise ValueError(f"idx must be a non-empty 1-D array of row indices; got shape {rows.shape}")
+        if rows.dtype.kind not in "iu":
+            raise TypeError(f"idx must contain integers; got dtype {rows.dtype}")
+        rows = np.ascontiguousarray(rows, dtype=np.intp)
+        lo, hi = int(rows.min()), int(rows.max())
+        if lo < 0 or hi >= self.n_samples:
+            raise ValueError(f"idx must lie in [0, {self.n_samples}); got values in [{lo}, {hi}]")
+        loss, g = self._fg_pass(w, rows, False)
+        scale = self.n_samples / rows.shape[0]
+        g *= scale
+        g[: self.n_coef] += self._inv_C * w[: self.n_coef]
+        return scale * loss + self._penalty(w), g
+
+    def decision_function(self, w, X=None) -> np.ndarray:
+        """Margins ``X @ coef.T + intercept`` (shape ``(n,)`` binary, ``(n, K)`` multinomial)."""
+        coef, intercept = self.unpack(w)
+        Xd = self.X if X is None else X
+        z = Xd @ coef.T + intercept
+        z = np.asarray(z, dtype=np.float64)
+        return z[:, 0] if not self.multinomial else z
+
+
+def logistic_objective(
+    X,
+    y,
+    C: float = 1.0,
+    *,
+    fit_intercept: bool = True,
+    sample_weight=None,
+    multinomial: bool | None = None,
+) -> LogisticObjective:
+    r"""Build the L2-penalised logistic regression objective for ``(X, y)``.
+
+    .. math::
+
+        \text{binary:}\quad F(w, b) = \sum_i s_i \log\left(1 + e^{-\tilde y_i (x_i^T w + b)}\right)
+        + \frac{\|w\|^2}{2C}, \qquad \tilde y_i \in \{-1, +1\},
+
+        \text{multinomial:}\quad F(W, b) = \sum_i s_i\left[\log\sum_k e^{w_k^T x_i + b_k}
+        - (w_{y_i}^T x_i + b_{y_i})\right] + \frac{\|W\|_F^2}{2C}.
+
+    This is scikit-learn's ``LogisticRegression(C=C)`` objective times :math:`\sum_i s_i`,
+    so both have the same minimiser.
+
+    Parameters
+    ----------
+    X : array_like or scipy.sparse matrix, shape (n_samples, n_features)
+        Features.  float32 and float64 are used as given (C- or Fortran-ordered dense, or
+        CSR).  Other real dtypes (int, bool, float16) and non-contiguous arrays are converted
+        once to a C-ordered float64 copy; other sparse formats are converted once to CSR.
+        All arithmetic is accumulated in float64.
+    y : array_like, shape (n_samples,)
+        Class labels of any type ``np.unique`` can sort (ints, strings, ...).
+        In the binary case the larger label (``classes_[1]``) is the positive class.
+    C : float, default 1.0
+        Inverse regularisation strength, ``> 0``; ``np.inf`` means no penalty.
+    fit_intercept : bool, default True
+        Include unpenalised intercept(s) as the last parameter(s).
+    sample_weight : None, float or array_like of shape (n_samples,), optional
+        Non-negative weights :math:`s_i` (at least one positive); default all ones.
+    multinomial : bool or None, default None
+        ``None``: binary for two classes, softmax for more.  ``True``: softmax even for two
+        classes (``K = 2`` weight vectors).  ``False`` with more than two classes is an error.
+
+    Returns
+    -------
+    LogisticObjective
+        With ``f``, ``grad``, ``fg``, ``hessp``, ``hess``, ``batch_fg``, ``x0``,
+        ``pack``/``unpack``, ``n_params``, ``n_samples``, ``classes_``, ``y_encoded``.
+
+    Raises
+    ------
+    ValueError
+        Empty data, mismatched lengths, NaN/inf in ``X``, ``y`` or ``sample_weight``, fewer
+        than two classes, ``C <= 0``, negative or all-zero sample weights, or
+        ``multinomial=False`` with more than two classes.
+    TypeError
+        Non-numeric or complex ``X``, non-integer-like arguments of the wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.optimize import minimize
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 3)); y = (X[:, 0] + 0.5 * rng.standard_normal(200) > 0)
+    >>> obj = logistic_objective(X, y, C=1.0)
+    >>> res = minimize(obj.fg, obj.x0(), jac=True, method="L-BFGS-B")
+    >>> coef, intercept = obj.unpack(res.x)
+    >>> coef.shape, intercept.shape
+    ((1, 3), (1,))
+    """
+    if isinstance(C, bool):
+        raise TypeError("C must be a real number; got bool")
+    C = check_positive(C, "C", allow_inf=True)
+    if not isinstance(fit_intercept, (bool, np.bool_)):
+        raise TypeError(f"fit_intercept must be a bool; got {type(fit_intercept).__name__}")
+    if multinomial is not None and not isinstance(multinomial, (bool, np.bool_)):
+        raise TypeError(f"multinomial must be None or a bool; got {type(multinomial).__name__}")
+    Xc, layout = _as_design(X)
+    n_samples, n_features = Xc.shape
+    if n_samples == 0:
+        raise ValueError("X must have at least one sample; got 0 rows")
+    if n_features == 0:
+        raise ValueError("X must have at least one feature; got 0 columns")
+    y = _check_labels(y, n_samples)
+    try:
+        classes, y_encoded = np.unique(y, return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(f"y labels must be mutually comparable (sortable): {exc}") from None
+    if classes.shape[0] < 2:
+        raise ValueError(f"y must contain at least two classes; got only {classes.tolist()!r}")
+    if multinomial is None:
+        multinomial = classes.shape[0] > 2
+    elif not multinomial and classes.shape[0] > 2:
+        raise ValueError(
+            f"multinomial=False needs exactly two classes; y has {classes.shape[0]}"
+            " (use multinomial=True or None)"
+        )
+    sw = _check_sample_weight(sample_weight, n_samples)
+    return LogisticObjective(
+        Xc,
+        layout,
+        np.ascontiguousarray(y_encoded.reshape(-1), dtype=np.int64),
+        classes,
+        C,
+        bool(fit_intercept),
+        sw,
+        bool(multinomial),
+    )
