@@ -14,12 +14,12 @@ import numpy as np
 
 def as_float_vector(x, name: str = "x0") -> np.ndarray:
     """Return a fresh, contiguous float64 copy of a 1-D, non-empty, finite array."""
+    if np.iscomplexobj(x):
+        raise TypeError(f"{name} must be real; got a complex array")
     try:
         arr = np.array(x, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a 1-D array of real numbers; got {type(x).__name__}: {exc}") from None
-    if np.iscomplexobj(np.asarray(x)):
-        raise TypeError(f"{name} must be real; got a complex array")
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got an array of shape {arr.shape}")
     if arr.size == 0:

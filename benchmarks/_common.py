@@ -1,0 +1,105 @@
+"""Shared helpers for the benchmark scripts (timings only; never imported by the tests).
+
+Conventions
+-----------
+* Every speed claim is a ratio against the competitor measured in the same run, as the
+  median of interleaved repeats (ours, theirs, ours, theirs, ...), so machine load hits both.
+* Small problems are timed with BLAS pinned to one thread (threadpoolctl) and, where the
+  issue asks, also at the library defaults; each table says which.
+* Each script writes its section to ``benchmarks/results/<name>.md`` (and ``.json``);
+  ``python benchmarks/run_all.py`` (``nsolve bench``) assembles ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def blas_threads(n: int | None):
+    """Context manager limiting BLAS threads to ``n`` (None: library default)."""
+    if n is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def median_time(fn, repeat: int = 7, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def interleaved_times(fns: dict, repeat: int = 7, warmup: int = 1) -> dict:
+    """Median times of several callables measured round-robin in the same loop."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            samples[k].append(time.perf_counter() - t)
+    return {k: float(np.median(v)) for k, v in samples.items()}
+
+
+def measure_bandwidth(nbytes: int, repeat: int = 7) -> float:
+    """Sustained memory bandwidth in bytes/s of this machine, one core.
+
+    A compiled read-modify-write stream ``a[i] = a[i] + s * b[i]`` over two float64 arrays
+    of ``nbytes`` each moves ``3 * nbytes`` (read a, read b, write a) per pass; the median
+    pass time gives the bandwidth for working sets of that size (pass a size comparable to
+    the benchmarked kernel's so cache effects match).
+    """
+    from nsolve._kernels.vector import axpy_into
+
+    n = max(nbytes // 8, 1)
+    a = np.ones(n)
+    b = np.ones(n)
+    t = median_time(lambda: axpy_into(a, a, 1e-9, b), repeat=repeat, warmup=2)
+    return 3 * n * 8 / t
+
+
+def machine_line() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(Exception):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_section(name: str, title: str, command: str, body_md: str, data=None) -> Path:
+    """Write ``results/<name>.md`` (title, command, machine, body) and ``<name>.json``."""
+    RESULTS.mkdir(exist_ok=True)
+    text = (f"## {title}\n\nCommand: `{command}`\n\nMachine: {machine_line()}; "
+            f"run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n{body_md.strip()}\n")
+    path = RESULTS / f"{name}.md"
+    path.write_text(text)
+    if data is not None:
+        (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2, default=float))
+    return path
+
+
+def md_table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table from a header and rows (values formatted with str())."""
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(out)
