@@ -45,6 +45,11 @@ NONFINITE_FIRST = 0.5
 NONFINITE_AGAIN = 0.1
 #: Relative bracket width below which the steps are indistinguishable.
 XTOL = 1e-14
+#: Approximate-Wolfe acceptance (Hager & Zhang 2005) when f is flat to rounding: a trial
+#: with f(x + a d) <= f0 and f0 - f <= FLAT_RTOL |f0| that fails Armijo only through
+#: rounding is accepted if |phi'(a)| <= c2 |phi'(0)| and phi'(a) <= (1 - 2 APPROX_DELTA) |phi'(0)|.
+FLAT_RTOL = 1e-12
+APPROX_DELTA = 0.1
 
 
 @kernel
@@ -186,6 +191,13 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
     (:func:`zoom_step`), with a bisection whenever the bracket failed to shrink to 0.66 of
     its width in two steps.
 
+    Near a solution f can be flat to rounding while the gradient is still accurate; a trial
+    with :math:`\phi(0) - |\phi(0)|\,10^{-12} \le \phi(\alpha) \le \phi(0)` that fails
+    sufficient decrease only through rounding is accepted when the derivative satisfies
+    Hager & Zhang's approximate Wolfe conditions
+    :math:`|\phi'(\alpha)| \le c_2 |\phi'(0)|`, :math:`\phi'(\alpha) \le 0.8 |\phi'(0)|`
+    (f never increases, so the iterate stays the best point seen).
+
     A trial where :math:`\phi` or :math:`\phi'` is not finite is never accepted: the step is
     cut back toward the last finite step (by 0.5, then 0.1 for consecutive failures), or
     the bracket is bisected.  Every trial evaluates ``fg``, so an accepted point always
@@ -297,6 +309,15 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
             n_finite += 1
             n_bad_run = 0
             armijo = f <= f0 + c1 * a * dphi0
+            if (
+                (not armijo or f >= f_lo)
+                and f <= f0
+                and f0 - f <= FLAT_RTOL * abs(f0)
+                and abs(dphi) <= curv
+                and dphi <= -(1.0 - 2.0 * APPROX_DELTA) * dphi0
+            ):
+                # f is flat to rounding here: the slope, not f, decides (approximate Wolfe).
+                return a, f, LS_OK, n
             if not armijo or f >= f_lo:
                 # Too long (no sufficient decrease, or not lower): [a_lo, a] brackets.
                 bracketed = True
