@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numba.core.registry import CPUDispatcher
 from scipy.optimize import OptimizeResult
 
 from nsolve._driver import StopRules, run
+from nsolve._minibatch import MINIBATCH_OPTIONS, make_sampler
 from nsolve._objective import FD_SCHEMES, Objective
 from nsolve._registry import get_method
 from nsolve._validation import (
@@ -20,6 +22,7 @@ from nsolve._validation import (
     check_int,
     check_nonnegative,
     check_positive,
+    check_real,
 )
 from nsolve.linesearch import make_line_search
 
@@ -33,6 +36,10 @@ COMMON_OPTIONS: dict[str, Any] = {
     "time_limit": None,
     "fd_scheme": "forward",
     "fd_step": None,
+    "patience": None,
+    "min_delta": 0.0,
+    "f_max": None,
+    "n_samples": None,
 }
 
 #: Line-search options (None: the search's own default).  ``max_ls`` caps the evaluations
@@ -48,22 +55,37 @@ def valid_options(method: str) -> dict[str, Any]:
     if spec.line_search is not None:
         out["line_search"] = spec.line_search
         out.update(LINE_SEARCH_OPTIONS)
+    if spec.minibatch:
+        out.update(MINIBATCH_OPTIONS)
     out.update(spec.option_defaults())
     return out
 
 
-def _stop_rules(opts: dict, n: int, spec) -> StopRules:
+def _stop_rules(opts: dict, n: int, spec, steps_per_epoch: int = 1) -> StopRules:
     gtol = check_nonnegative(opts["gtol"], "gtol")
     ftol = check_nonnegative(opts["ftol"], "ftol")
     xtol = check_nonnegative(opts["xtol"], "xtol")
     maxiter = opts["maxiter"]
-    maxiter = spec.default_maxiter(n) if maxiter is None else check_int(maxiter, "maxiter", minimum=0)
+    epochs = check_int(opts.get("epochs"), "epochs", minimum=1, allow_none=True)
+    if maxiter is not None:
+        maxiter = check_int(maxiter, "maxiter", minimum=0)
+    elif epochs is None:
+        maxiter = spec.default_maxiter(n)
+    if epochs is not None:
+        # an epoch is one pass over the data: steps_per_epoch updates (1 in full-batch runs)
+        maxiter = epochs * steps_per_epoch if maxiter is None else min(maxiter, epochs * steps_per_epoch)
     maxfev = check_int(opts["maxfev"], "maxfev", minimum=1, allow_none=True) or 0
     tl = opts["time_limit"]
     time_limit = 0.0 if tl is None else check_positive(tl, "time_limit", allow_inf=True)
     if math.isinf(time_limit):
         time_limit = 0.0
-    return StopRules(gtol=gtol, ftol=ftol, xtol=xtol, maxiter=maxiter, maxfev=maxfev, time_limit=time_limit)
+    check_every = opts.get("check_every")
+    check_every = steps_per_epoch if check_every is None else check_int(check_every, "check_every", minimum=0)
+    patience = check_int(opts["patience"], "patience", minimum=1, allow_none=True) or 0
+    min_delta = check_nonnegative(opts["min_delta"], "min_delta")
+    f_max = math.inf if opts["f_max"] is None else check_real(opts["f_max"], "f_max")
+    return StopRules(gtol=gtol, ftol=ftol, xtol=xtol, maxiter=maxiter, maxfev=maxfev, time_limit=time_limit,
+                     check_every=check_every, patience=patience, min_delta=min_delta, f_max=f_max)
 
 
 def _merge_options(options, kwargs) -> dict:
@@ -98,6 +120,9 @@ def minimize(
     ----------
     f : callable
         ``f(x, *args) -> float``; with ``grad=True``, ``f(x, *args) -> (float, ndarray)``.
+        With ``n_samples=N`` (a data-set objective), ``f(x, idx, *args)`` evaluated on the
+        samples ``idx`` (an int64 index array; all ``N`` of them for the objective itself),
+        and likewise ``grad(x, idx, *args)``: see ``docs/training.md``.
     grad : callable, True or None
         ``grad(x, *args) -> ndarray`` of shape ``(n,)``; True when ``f`` returns the
         gradient too; None for finite differences (``fd_scheme="forward"`` or
@@ -129,8 +154,12 @@ def minimize(
         Options: stopping rules ``gtol`` (1e-5, gradient inf-norm), ``ftol`` (0, off),
         ``xtol`` (0, off), ``maxiter``, ``maxfev``, ``time_limit`` (seconds); line search
         ``line_search`` ("strong-wolfe", "backtracking", "fixed"), ``c1``, ``c2``,
-        ``max_ls``; finite differences ``fd_scheme``, ``fd_step``; and the method's own
-        (``m`` for L-BFGS, ...).  ``nsolve.method_options(method)`` lists them.
+        ``max_ls``; finite differences ``fd_scheme``, ``fd_step``; ``patience`` (stop
+        after that many checks without lowering the best f by more than ``min_delta``),
+        ``f_max`` (stop when f exceeds it); ``n_samples`` (f is a data-set objective);
+        for the mini-batch methods ``batch_size``, ``epochs``, ``shuffle``, ``seed``,
+        ``check_every``; and the method's own (``m`` for L-BFGS, ``lr``, ``betas`` and
+        ``schedule`` for Adam, ...).  ``nsolve.method_options(method)`` lists them.
 
     Returns
     -------
@@ -167,11 +196,19 @@ def minimize(
             f"unknown option(s) {unknown} for method {spec.name!r}; valid options: {', '.join(sorted(valid))}"
         )
     merged = {**valid, **opts}
-    rules = _stop_rules(merged, n, spec)
+    n_samples = check_int(merged["n_samples"], "n_samples", minimum=1, allow_none=True)
+    if n_samples is not None and grad is None:
+        raise ValueError("a data-set objective (n_samples given) needs its gradient: grad=callable "
+                         "grad(x, idx) or grad=True with f(x, idx) returning (value, gradient)")
+    sampler = make_sampler(merged, n_samples) if spec.minibatch else None
+    steps_per_epoch = 1 if sampler is None else sampler.steps_per_epoch
+    rules = _stop_rules(merged, n, spec, steps_per_epoch)
     check_choice(merged["fd_scheme"], "fd_scheme", FD_SCHEMES)
     if merged["fd_step"] is not None:
         check_positive(merged["fd_step"], "fd_step")
     method_opts = spec.options(**{k: merged[k] for k in spec.option_names()})
+    if spec.configure is not None:
+        method_opts = spec.configure(method_opts, steps_per_epoch, rules.maxiter)
     search = None
     if spec.line_search is not None:
         ls_params = {_LS_PARAM[k]: opts[k] for k in LINE_SEARCH_OPTIONS if opts.get(k) is not None}
@@ -180,7 +217,15 @@ def minimize(
         warnings.warn(f"method {spec.name!r} does not use hess or hessp; they are ignored",
                       RuntimeWarning, stacklevel=2)
 
+    if n_samples is None and isinstance(f, CPUDispatcher):
+        # Numba objective: the whole run compiled (None when something needs the interpreted driver)
+        from nsolve.compiled._dispatch import minimize_compiled
+
+        res = minimize_compiled(spec, method_opts, search, rules, f, grad, hess, hessp, args, x,
+                                callback=callback, disp=disp, history=history)
+        if res is not None:
+            return res
     obj = Objective(f, grad, n, hess=hess, hessp=hessp, args=args,
-                    fd_scheme=merged["fd_scheme"], fd_step=merged["fd_step"])
+                    fd_scheme=merged["fd_scheme"], fd_step=merged["fd_step"], n_samples=n_samples, sampler=sampler)
     return run(spec, method_opts, obj, x, search=search, rules=rules, callback=callback,
                history=history, disp=disp)

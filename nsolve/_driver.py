@@ -4,6 +4,11 @@
 check the budgets, let the method take one step, keep the best point, run the convergence
 tests, record history, print a row, call the callback.  It never names a method: what
 differs reaches it through the :class:`~nsolve.methods._base.MethodSpec`.
+
+A step may report that ``state.f`` / ``state.g`` are estimates (``StepInfo.exact`` False: a
+mini-batch).  Then the tests, the best point and the history use the full objective, which
+the driver evaluates every ``check_every`` steps and at the end; the best point returned is
+the best of those exact evaluations.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from nsolve._kernels.vector import norm_inf
+from nsolve._kernels.vector import copy_into, norm_inf, step_stats
 from nsolve._result import build_result
-from nsolve._status import CALLBACK, CONTINUE, GTOL, NOT_FINITE, Status
-from nsolve._stopping import convergence_status, gtol_test, limit_status
+from nsolve._status import CALLBACK, CONTINUE, DIVERGED, GTOL, NO_PROGRESS, NOT_FINITE, Status
+from nsolve._stopping import convergence_status, gtol_test, limit_status, progress_update
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,13 @@ class StopRules:
     maxiter: int = 1000
     maxfev: int = 0
     time_limit: float = 0.0
+    #: Steps between full evaluations when steps only estimate f (mini-batches); 0: at the end only.
+    check_every: int = 1
+    #: Stop (NO_PROGRESS) after this many checks without improving the best f by > min_delta; 0: off.
+    patience: int = 0
+    min_delta: float = 0.0
+    #: Stop (DIVERGED) when a checked f exceeds this bound.
+    f_max: float = math.inf
 
 
 class _Callback:
@@ -63,17 +75,26 @@ class _Callback:
 
 
 class _History:
-    """Per-iteration record: f, gradient inf-norm, step length, evaluations, time."""
+    """Per-iteration record: f, gradient inf-norm, step length, evaluations, time.
 
-    def __init__(self):
+    Mini-batch runs record a row per full evaluation (by default per epoch) with two more
+    columns: ``epoch`` (passes over the data) and ``batch_f`` (mean of the mini-batch
+    losses of the steps since the previous row, each on its batch at the step's starting
+    point: the running training loss that Keras and the articles report).
+    """
+
+    def __init__(self, minibatch: bool = False):
         self.rows = []
+        self.names = ("nit", "f", "gnorm", "alpha", "nfev", "njev", "nhev", "time")
+        if minibatch:
+            self.names += ("epoch", "batch_f")
 
-    def add(self, nit, f, gnorm, alpha, obj, elapsed):
-        self.rows.append((nit, f, gnorm, alpha, obj.nfev, obj.njev, obj.nhev, elapsed))
+    def add(self, nit, f, gnorm, alpha, obj, elapsed, *extra):
+        self.rows.append((nit, f, gnorm, alpha, obj.nfev, obj.njev, obj.nhev, elapsed, *extra))
 
     def as_dict(self) -> dict:
-        cols = np.array(self.rows, dtype=np.float64).reshape(-1, 8).T
-        names = ("nit", "f", "gnorm", "alpha", "nfev", "njev", "nhev", "time")
+        names = self.names
+        cols = np.array(self.rows, dtype=np.float64).reshape(-1, len(names)).T
         out = {k: c for k, c in zip(names, cols, strict=True)}
         for k in ("nit", "nfev", "njev", "nhev"):
             out[k] = out[k].astype(np.int64)
@@ -109,22 +130,36 @@ def run(spec, opts, obj, x0, *, search, rules: StopRules, callback=None, history
     """
     t0 = time.perf_counter()
     f0, g0 = obj.first_evaluation(x0)
+    monotone = spec.monotone
+    best_x = None if monotone else x0.copy()
+    best_f = f0
+    best_g = None if monotone else g0.copy()
+    gnorm = norm_inf(g0)
     state = spec.init(obj, x0, f0, g0, opts)
     cb = _Callback(callback) if callback is not None else None
-    hist = _History() if history else None
-    monotone = spec.monotone
-    best_x = None if monotone else state.x.copy()
-    best_f = state.f
-    best_g = None if monotone else state.g.copy()
+    minibatch = obj.stochastic
+    hist = _History(minibatch) if history else None
+    epoch_extra = (0.0, math.nan) if minibatch else ()
 
-    gnorm = norm_inf(state.g)
     nit = 0
     if hist is not None:
-        hist.add(0, state.f, gnorm, 0.0, obj, time.perf_counter() - t0)
+        hist.add(0, f0, gnorm, 0.0, obj, time.perf_counter() - t0, *epoch_extra)
     if disp:
         _print_header(spec.name)
-        _print_row(0, state.f, gnorm, 0.0, obj)
+        _print_row(0, f0, gnorm, 0.0, obj)
     status = GTOL if gtol_test(gnorm, rules.gtol) else CONTINUE
+    # Methods that do not measure their steps: measured here, only when the xtol test is on.
+    x_before = np.empty_like(x0) if (rules.xtol > 0.0 and not spec.reports_step) else None
+    # Estimated steps (mini-batches): the last exactly evaluated f, its step, the batch mean.
+    g_full = None
+    f_checked = f0
+    checked_nit = 0
+    inexact = False
+    batch_sum = 0.0
+    batch_count = 0
+    # The no-progress and divergence tests.
+    f_record = f0
+    stale = 0
 
     while status == CONTINUE:
         status = limit_status(nit, rules.maxiter, obj.nfev, rules.maxfev,
@@ -132,30 +167,80 @@ def run(spec, opts, obj, x0, *, search, rules: StopRules, callback=None, history
         if status != CONTINUE:
             break
         f_prev = state.f
+        if x_before is not None:
+            copy_into(x_before, state.x)
         info = spec.step(obj, state, opts, search)
         if info.status != CONTINUE:
             status = info.status
             break
         nit += 1
         f = state.f
-        gnorm = norm_inf(state.g)
+        g = state.g
+        gnorm = norm_inf(g)
         if not (math.isfinite(f) and math.isfinite(gnorm)):
             status = NOT_FINITE
             break
-        if not monotone and f < best_f:
-            best_f = f
-            best_x[:] = state.x
-            best_g[:] = state.g
-        status = convergence_status(gnorm, f_prev, f, info.step_inf, info.x_inf,
-                                    rules.gtol, rules.ftol, rules.xtol)
-        if hist is not None:
-            hist.add(nit, f, gnorm, info.alpha, obj, time.perf_counter() - t0)
-        if disp:
-            _print_row(nit, f, gnorm, info.alpha, obj)
-        if cb is not None and cb(state.x, f, state.g, nit) and status == CONTINUE:
+        if x_before is not None:
+            step_inf, x_inf = step_stats(state.x, x_before)
+        else:
+            step_inf, x_inf = info.step_inf, info.x_inf
+        checked = info.exact
+        if not checked:
+            inexact = True
+            batch_sum += f_prev  # the estimate this step used (its batch, at its starting point)
+            batch_count += 1
+            if rules.check_every > 0 and nit % rules.check_every == 0:
+                checked = True
+                if g_full is None:
+                    g_full = np.empty_like(g)
+                f_prev = f_checked
+                f = obj.fg(state.x, g_full)
+                g = g_full
+                gnorm = norm_inf(g)
+                if not (math.isfinite(f) and math.isfinite(gnorm)):
+                    status = NOT_FINITE
+                    break
+        if checked:
+            f_checked = f
+            checked_nit = nit
+            if not monotone and f < best_f:
+                best_f = f
+                copy_into(best_x, state.x)
+                copy_into(best_g, g)
+            status = convergence_status(gnorm, f_prev, f, step_inf, x_inf, rules.gtol, rules.ftol, rules.xtol)
+            if status == CONTINUE:
+                if f > rules.f_max:
+                    status = DIVERGED
+                elif rules.patience > 0:
+                    f_record, stale = progress_update(f, f_record, stale, rules.min_delta)
+                    if stale >= rules.patience:
+                        status = NO_PROGRESS
+            if hist is not None:
+                if minibatch:
+                    epoch_extra = (nit / obj.steps_per_epoch, batch_sum / max(batch_count, 1))
+                hist.add(nit, f, gnorm, info.alpha, obj, time.perf_counter() - t0, *epoch_extra)
+            batch_sum = 0.0
+            batch_count = 0
+            if disp:
+                _print_row(nit, f, gnorm, info.alpha, obj)
+        if cb is not None and cb(state.x, state.f, state.g, nit) and status == CONTINUE:
             status = CALLBACK
 
-    if monotone or state.f <= best_f:
+    if inexact and checked_nit != nit and status != NOT_FINITE:
+        # the last point was only estimated: evaluate it, so the result is an exact best point
+        if g_full is None:
+            g_full = np.empty_like(state.g)
+        f = obj.fg(state.x, g_full)
+        gnorm = norm_inf(g_full)
+        if math.isfinite(f) and math.isfinite(gnorm):
+            if not monotone and f < best_f:
+                best_f = f
+                copy_into(best_x, state.x)
+                copy_into(best_g, g_full)
+            if hist is not None:
+                epoch_extra = (nit / obj.steps_per_epoch, batch_sum / max(batch_count, 1)) if minibatch else ()
+                hist.add(nit, f, gnorm, math.nan, obj, time.perf_counter() - t0, *epoch_extra)
+    if monotone or (not inexact and status != NOT_FINITE and state.f <= best_f):
         x, fun, jac = state.x, state.f, state.g
     else:
         x, fun, jac = best_x, best_f, best_g

@@ -12,7 +12,9 @@ The evaluation protocol used by methods and line searches is
 * ``fg(x, g_out) -> float``: the value, with the gradient written into ``g_out``.
 
 ``fun`` remembers its last point, so a search that tested a point with ``fun`` and then
-asks ``fg`` there pays only for the gradient.
+asks ``fg`` there pays only for the gradient.  First-order methods call
+``sample_fg(x, g_out) -> float``: ``fg`` in a full-batch run, the estimate on the next
+mini-batch otherwise.
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ FD_SCHEMES = ("forward", "central")
 
 def _arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+class _OnAllSamples:
+    """``func(x, idx, *args)`` of a data-set objective, called on every sample: ``(x, *args)``."""
+
+    def __init__(self, func: Callable, n_samples: int):
+        self.func = func
+        self.n_samples = n_samples
+
+    def __call__(self, x, *args):
+        # a fresh index array per call: a user function that modifies idx cannot corrupt the run
+        return self.func(x, np.arange(self.n_samples, dtype=np.int64), *args)
 
 
 class Objective:
@@ -75,9 +89,22 @@ class Objective:
         args: tuple = (),
         fd_scheme: str = "forward",
         fd_step: float | None = None,
+        n_samples: int | None = None,
+        sampler=None,
     ) -> None:
         self._f = f
         self._grad = grad
+        # Data-set objectives (nsolve._minibatch): f(x, idx, *args); the objective is f on
+        # every sample, a mini-batch evaluation (sample_fg) is f on the sampler's next batch.
+        self.n_samples = None if n_samples is None else int(n_samples)
+        self.sampler = sampler
+        self.stochastic = sampler is not None
+        self.steps_per_epoch = 1 if sampler is None else sampler.steps_per_epoch
+        if n_samples is not None:
+            self._batch_f, self._batch_grad = f, grad
+            self._f = _OnAllSamples(f, self.n_samples)
+            if callable(grad):
+                self._grad = _OnAllSamples(grad, self.n_samples)
         self._hess = hess
         self._hessp = hessp
         self.args = tuple(args)
@@ -255,6 +282,35 @@ class Objective:
         self.fg(x + h * p, out)
         out -= g_x
         out /= h
+
+    def sample_fg(self, x: np.ndarray, g_out: np.ndarray) -> float:
+        """The value and gradient a first-order step uses, the gradient written into ``g_out``.
+
+        Full-batch runs: :meth:`fg` (exact).  Mini-batch runs: ``f(x, idx)`` (and
+        ``grad(x, idx)``) on the sampler's next batch ``idx``, one counted evaluation; a
+        gradient of the wrong shape raises a ValueError naming it.
+        """
+        if self.sampler is None:
+            return self.fg(x, g_out)
+        idx = self.sampler.next_batch()
+        xc = x.copy()
+        self.nfev += 1
+        self.njev += 1
+        if self.fused:
+            out = self._batch_f(xc, idx, *self.args)
+            if not (isinstance(out, tuple | list) and len(out) == 2):
+                raise TypeError(f"with grad=True, f(x, idx) must return a pair (value, gradient); got "
+                                f"{type(out).__name__}")
+            val, gv = out
+        else:
+            val = self._batch_f(xc, idx, *self.args)
+            gv = self._batch_grad(xc, idx, *self.args)
+        gv = np.asarray(gv, dtype=np.float64)
+        if gv.shape != (self.n,):
+            raise ValueError(f"the mini-batch gradient (grad(x, idx)) must have shape ({self.n},); "
+                             f"got shape {gv.shape}")
+        copy_into(g_out, gv)
+        return self._value(val)
 
     # ------------------------------------------------------------------ first call
     def first_evaluation(self, x0: np.ndarray) -> tuple[float, np.ndarray]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nsolve.methods import bfgs, lbfgs, newton, newton_cg
+from nsolve.methods import bfgs, first_order, lbfgs, newton, newton_cg
 from nsolve.methods._base import MethodSpec
 
 METHODS: dict[str, MethodSpec] = {}
@@ -18,6 +18,8 @@ def register(spec: MethodSpec) -> None:
 
 for _module in (bfgs, lbfgs, newton, newton_cg):
     register(_module.SPEC)
+for _spec in first_order.SPECS:
+    register(_spec)
 
 
 def get_method(name) -> MethodSpec:

@@ -63,7 +63,7 @@ _MESSAGES = {
     GTOL: "Converged: the gradient inf-norm is at most gtol.",
     FTOL: "Converged: the relative reduction of f is at most ftol.",
     XTOL: "Converged: the step inf-norm is at most xtol (relative to x).",
-    MAXITER: "Stopped: the maximum number of iterations (maxiter) was reached.",
+    MAXITER: "Stopped: the iteration budget (maxiter, or epochs for mini-batch runs) was reached.",
     MAXFEV: "Stopped: the maximum number of function evaluations (maxfev) was reached.",
     TIME_LIMIT: "Stopped: the wall-time limit (time_limit) was reached.",
     CALLBACK: "Stopped by the callback.",

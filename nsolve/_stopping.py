@@ -14,6 +14,10 @@ Convergence tests (success):
 
 Limits (no success; the best point seen is returned): ``maxiter``, ``maxfev`` (calls of f),
 ``time_limit`` (seconds of wall time).
+
+Failures (the best point seen is returned): **divergence**, a checked f above ``f_max``;
+**no progress**, ``patience`` checks in a row that do not lower the best f by more than
+``min_delta`` (:func:`progress_update` keeps the count).
 """
 
 from __future__ import annotations
@@ -75,3 +79,19 @@ def limit_status(nit, maxiter, nfev, maxfev, elapsed, time_limit):
     if time_limit > 0.0 and elapsed >= time_limit:
         return TIME_LIMIT
     return CONTINUE
+
+
+def progress_update(f, f_record, stale, min_delta):
+    """Update the no-progress count after a check that found the value ``f``.
+
+    An improvement is :math:`f < f_{record} - \\mathrm{min\\_delta}`: it becomes the new
+    record and the count restarts at 0; otherwise the count grows by one.
+
+    Returns
+    -------
+    (float, int)
+        The record and the number of checks in a row without an improvement.
+    """
+    if f < f_record - min_delta:
+        return f, 0
+    return f_record, stale + 1

@@ -18,13 +18,17 @@ class StepInfo(NamedTuple):
     ``status`` is ``CONTINUE`` for an accepted step, else the run's stop status (for
     example ``LINE_SEARCH_FAILED``; the state is then left at the last accepted point).
     ``step_inf`` and ``x_inf`` are :math:`\\|x_{k+1} - x_k\\|_\\infty` and
-    :math:`\\|x_{k+1}\\|_\\infty` for the xtol test.
+    :math:`\\|x_{k+1}\\|_\\infty` for the xtol test (ignored when the spec has
+    ``reports_step=False``).  ``exact`` is False when ``state.f`` / ``state.g`` are
+    estimates (a mini-batch) rather than the objective and its gradient at ``state.x``:
+    the driver then evaluates the full objective itself every ``check_every`` steps.
     """
 
     status: int
     alpha: float
     step_inf: float
     x_inf: float
+    exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ class MethodSpec:
     uses_hessian : True when the method uses ``hess`` / ``hessp``.
     default_maxiter : ``n -> maxiter`` used when the user gives none.
     finalize : ``state -> dict`` of extra result fields (e.g. ``hess_inv``), or None.
+    minibatch : True when the method can step on mini-batch estimates (it accepts the
+        options of :data:`nsolve._minibatch.MINIBATCH_OPTIONS`).
+    reports_step : False when ``StepInfo.step_inf`` / ``x_inf`` are not measured (the driver
+        measures the step itself when the xtol test is on).
+    configure : ``(opts, steps_per_epoch, max_steps) -> opts``, called once before the run
+        for options that depend on the run's length (learning-rate schedules), or None.
     """
 
     name: str
@@ -56,6 +66,9 @@ class MethodSpec:
     default_maxiter: Callable[[int], int] = field(default=lambda n: 200 * n)
     finalize: Callable[[Any], dict] | None = None
     reference: str = ""
+    minibatch: bool = False
+    reports_step: bool = True
+    configure: Callable[..., Any] | None = None
 
     def option_names(self) -> list[str]:
         return [f.name for f in fields(self.options)]

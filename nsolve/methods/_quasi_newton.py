@@ -1,4 +1,9 @@
-"""Pieces shared by the line-search methods: the first trial step and the reset-and-retry."""
+"""Pieces shared by the line-search methods: the first trial step and the reset-and-retry.
+
+The rules :func:`first_step_length`, :func:`interpolated_step`, :func:`needs_reset` and
+:func:`search_outcome` are written in the subset of Python that Numba compiles: the
+compiled solvers (:mod:`nsolve.compiled`) call these same functions, compiled.
+"""
 
 from __future__ import annotations
 
@@ -33,11 +38,41 @@ def initial_step(rule, state) -> float:
     """
     if rule == "unit" or state.f_prev is None:
         return 1.0
-    dphi = dot(state.g, state.d)
+    return interpolated_step(state.f, state.f_prev, dot(state.g, state.d))
+
+
+def interpolated_step(f, f_prev, dphi) -> float:
+    """The ``"interpolate"`` rule of :func:`initial_step` from :math:`f_k, f_{k-1}, g_k^T d_k`.
+
+    Numba-compilable (scalars only): the compiled solvers call it too.
+    """
     if not dphi < 0.0:
         return 1.0
-    a = 1.01 * 2.0 * (state.f - state.f_prev) / dphi
+    a = 1.01 * 2.0 * (f - f_prev) / dphi
     return min(1.0, a) if a > 0.0 else 1.0
+
+
+#: :func:`search_outcome`: the search failed along a non-fresh direction; reset and retry.
+RESET_AND_RETRY = -2
+
+
+def needs_reset(fresh, g, d) -> bool:
+    """True when a non-fresh direction is not a descent direction (:math:`g^T d \\ge 0`)."""
+    return not fresh and not dot(g, d) < 0.0
+
+
+def search_outcome(ls_status, fresh) -> int:
+    """What a line-search status means for the step (Numba-compilable).
+
+    Returns ``CONTINUE`` (accept the point found: ``LS_OK`` or ``LS_MAXEVAL``),
+    :data:`RESET_AND_RETRY` (failure along a non-fresh direction), or the run's stop status
+    (failure along a fresh direction: ``NOT_FINITE`` or ``LINE_SEARCH_FAILED``).
+    """
+    if ls_status == LS_OK or ls_status == LS_MAXEVAL:
+        return CONTINUE
+    if fresh:
+        return NOT_FINITE if ls_status == LS_NOT_FINITE else LINE_SEARCH_FAILED
+    return RESET_AND_RETRY
 
 
 def search_with_reset(obj, state, search, alpha0, reset):
@@ -53,17 +88,18 @@ def search_with_reset(obj, state, search, alpha0, reset):
         ``status`` is ``CONTINUE`` when ``state.x_new``/``state.g_new`` hold an accepted
         point with value ``f_new``, else the run's stop status.
     """
-    if not state.fresh and not dot(state.g, state.d) < 0.0:
+    if needs_reset(state.fresh, state.g, state.d):
         reset(state)
         alpha0 = first_step_length(state.g, state.d)
     while True:
         alpha, f_new, ls_status, _ = search(
             obj.fun, obj.fg, state.x, state.d, state.f, state.g, alpha0, state.x_new, state.g_new
         )
-        if ls_status == LS_OK or ls_status == LS_MAXEVAL:
+        outcome = search_outcome(ls_status, state.fresh)
+        if outcome == CONTINUE:
             return alpha, f_new, CONTINUE
-        if state.fresh:
-            return alpha, state.f, NOT_FINITE if ls_status == LS_NOT_FINITE else LINE_SEARCH_FAILED
+        if outcome != RESET_AND_RETRY:
+            return alpha, state.f, outcome
         reset(state)
         alpha0 = first_step_length(state.g, state.d)
 
