@@ -9,16 +9,21 @@ from scipy.optimize import OptimizeResult
 from nsolve._api import minimize, valid_options
 from nsolve._registry import method_names
 from nsolve._status import Status
+from nsolve.compare import compare  # the function; the module stays importable as nsolve.compare
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
     # Submodules that are not needed by minimize() load on first use (start-up time).
-    if name in ("problems", "models"):
+    if name in ("problems", "models", "optimize"):
         import importlib
 
         return importlib.import_module(f"nsolve.{name}")
+    if name == "LogisticRegression":
+        from nsolve.models.estimator import LogisticRegression
+
+        return LogisticRegression
     raise AttributeError(f"module 'nsolve' has no attribute {name!r}")
 
 
@@ -32,4 +37,5 @@ def method_options(method: str) -> dict:
     return valid_options(method)
 
 
-__all__ = ["OptimizeResult", "Status", "minimize", "available_methods", "method_options", "problems", "__version__"]
+__all__ = ["OptimizeResult", "Status", "compare", "minimize", "available_methods", "method_options", "problems",
+           "__version__", "LogisticRegression"]
