@@ -500,7 +500,7 @@ def test_random_quadratics_satisfy_strong_wolfe(n, seed, log_alpha0, log_cond, c
     assert_strong_wolfe(alpha, f_new, g_new, f0, g0, d, c1=c1, c2=c2)
     a_star = -(g0 @ d) / (d @ A @ d)
     assert abs(alpha - a_star) <= c2 * a_star * (1 + 1e-9)
-    # extrapolation grows the step by at least 4x per trial, then a few zoom steps
+    # extrapolation grows the step by up to 4x per trial (the cap, reached on a quadratic), then a few zoom steps
     alpha0 = 10.0**log_alpha0
     n_extrapolate = math.ceil(math.log(a_star / alpha0, 4)) if a_star > alpha0 else 0
     assert n_ev <= 8 + n_extrapolate

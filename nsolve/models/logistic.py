@@ -40,8 +40,10 @@ from nsolve.models import _logistic_kernels as _k
 
 __all__ = ["LogisticObjective", "logistic_objective"]
 
-#: Approximate multiply-adds per parallel chunk below which a pass stays single-threaded.
-_WORK_PER_CHUNK = 32_768
+#: Multiply-adds per parallel chunk: a pass with less work than this per thread stays
+#: single-threaded (starting the thread pool costs tens of microseconds, far more when the
+#: machine is busy).
+_WORK_PER_CHUNK = 1 << 20
 
 
 # (multinomial, layout) -> (single-chunk worker, chunked parallel driver)
@@ -61,14 +63,13 @@ _HESSP_KERNELS = {
     (True, "F"): (_k.multi_hessp_fblock, _k.multi_hessp_fblock_par),
     (True, "csr"): (_k.multi_hessp_csr, _k.multi_hessp_csr_par),
 }
-_HESS_KERNELS = {
-    (False, "C"): (_k.binary_hess_dense, _k.binary_hess_dense_par),
-    (False, "F"): (_k.binary_hess_fblock, _k.binary_hess_fblock_par),
-    (False, "csr"): (_k.binary_hess_csr, _k.binary_hess_csr_par),
-    (True, "C"): (_k.multi_hess_dense, _k.multi_hess_dense_par),
-    (True, "F"): (_k.multi_hess_dense, _k.multi_hess_dense_par),
-    (True, "csr"): (_k.multi_hess_csr, _k.multi_hess_csr_par),
+_HESS_CSR_KERNELS = {
+    False: (_k.binary_hess_csr, _k.binary_hess_csr_par),
+    True: (_k.multi_hess_csr, _k.multi_hess_csr_par),
 }
+
+#: Rows per block when a dense Hessian is formed with BLAS (bounds the scratch memory).
+_HESS_BLOCK_ELEMS = 1 << 20
 
 
 def _n_chunks(work: int, m: int) -> int:
@@ -84,7 +85,7 @@ def _as_design(X):
     if _sp.issparse(X):
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D; got a sparse array of shape {X.shape}")
-        if np.iscomplexobj(X.data):
+        if X.dtype.kind == "c":
             raise TypeError("X must be real; got a complex sparse matrix")
         if X.format != "csr":
             X = X.tocsr()
@@ -169,7 +170,7 @@ def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     if np.any(sw < 0):
         raise ValueError("sample_weight must be non-negative; it contains negative entries")
     if not np.any(sw > 0):
-        raise ValueError("sample_weight must have at least one positive entry")
+        raise ValueError("sample_weight must have at least one positive entry; all weights are zero")
     return np.ascontiguousarray(sw)
 
 
@@ -380,21 +381,90 @@ class LogisticObjective:
     def hess(self, w) -> np.ndarray:
         r"""Return the dense Hessian :math:`\nabla^2 F(w)`, shape ``(n_params, n_params)``.
 
-        Binary: :math:`\tilde X^T D \tilde X + \mathrm{diag}(1/C, \dots, 1/C, 0)`, cost
+        Binary: :math:`\tilde X^T D \tilde X + \mathrm{diag}(1/C, \dots, 1/C, 0)`, formed with
+        BLAS as :math:`A^T A`, :math:`A = D^{1/2} \tilde X` (blocks of rows, float64), cost
         :math:`O(n p^2)`.  Multinomial: blocks
         :math:`\sum_i s_i(\pi_{ik}\delta_{kl} - \pi_{ik}\pi_{il}) \tilde x_i \tilde x_i^T`
-        plus :math:`I / C` on the ``W`` part, cost :math:`O(n K^2 p^2)` and
-        :math:`(K(p+1))^2` memory per thread.  With intercepts, the multinomial Hessian is
-        singular along :math:`(0, \mathbf 1_K)` (shifting every ``b_k`` by one constant
-        leaves ``F`` unchanged); with ``C = inf`` also along :math:`(\mathbf 1_K a^T, 0)`.
+        plus :math:`I / C` on the ``W`` part, cost :math:`O(n K^2 p^2)`.  With intercepts, the
+        multinomial Hessian is singular along :math:`(0, \mathbf 1_K)` (shifting every ``b_k``
+        by one constant leaves ``F`` unchanged); with ``C = inf`` also along
+        :math:`(\mathbf 1_K a^T, 0)`.  Sparse ``X``: a compiled pass over the nonzeros,
+        :math:`O(K^2 \mathrm{nnz}_i^2)` per row.
         """
         w = self._check_w(w)
         self._full(w)
+        if self.layout == "csr":
+            H = self._hess_csr()
+        elif self.multinomial:
+            H = self._hess_dense_multi()
+        else:
+            H = self._hess_dense_binary()
+        idx = np.arange(self.n_coef)
+        H[idx, idx] += self._inv_C
+        return H
+
+    def _row_blocks(self, width: int):
+        step = max(1, _HESS_BLOCK_ELEMS // max(1, width))
+        for lo in range(0, self.n_samples, step):
+            yield lo, min(self.n_samples, lo + step)
+
+    def _design_block(self, lo: int, hi: int, scale=None) -> np.ndarray:
+        """Rows ``lo:hi`` of :math:`[X, 1]` (or of ``X``) as float64, rows times ``scale``."""
+        p = self.n_features
+        q = p + (1 if self.fit_intercept else 0)
+        A = np.empty((hi - lo, q))
+        if scale is None:
+            A[:, :p] = self.X[lo:hi]
+            if self.fit_intercept:
+                A[:, p] = 1.0
+        else:
+            np.multiply(self.X[lo:hi], scale[:, None], out=A[:, :p])
+            if self.fit_intercept:
+                A[:, p] = scale
+        return A
+
+    def _hess_dense_binary(self) -> np.ndarray:
+        q = self.n_params
+        H = np.zeros((q, q))
+        sd = np.sqrt(self._state)
+        for lo, hi in self._row_blocks(q):
+            A = self._design_block(lo, hi, sd[lo:hi])
+            H += A.T @ A
+        return H
+
+    def _hess_dense_multi(self) -> np.ndarray:
+        K, p, kp = self._K, self.n_features, self.n_coef
+        q1 = p + (1 if self.fit_intercept else 0)
+        H = np.zeros((self.n_params, self.n_params))
+        P = self._state
+        sw = self.sample_weight
+
+        def idx(k):  # parameter indices of class k: its weights, then its intercept
+            cols = np.arange(k * p, (k + 1) * p)
+            return np.append(cols, kp + k) if self.fit_intercept else cols
+
+        for lo, hi in self._row_blocks(q1 * K):
+            A = self._design_block(lo, hi)
+            Pb, sb = P[lo:hi], sw[lo:hi]
+            for k in range(K):
+                ik = idx(k)
+                for l in range(k, K):
+                    c = -sb * Pb[:, k] * Pb[:, l]
+                    if l == k:
+                        c += sb * Pb[:, k]
+                    M = A.T @ (c[:, None] * A)
+                    il = idx(l)
+                    H[np.ix_(ik, il)] += M
+                    if l != k:
+                        H[np.ix_(il, ik)] += M.T
+        return H
+
+    def _hess_csr(self) -> np.ndarray:
         q = self.n_params
         work = self.n_samples * self._row_work * self._row_work * self._K * self._K
         nc = _n_chunks(work, self.n_samples)
         G = np.zeros((nc, q, q))
-        worker, driver = _HESS_KERNELS[self.multinomial, self.layout]
+        worker, driver = _HESS_CSR_KERNELS[self.multinomial]
         if self.multinomial:
             head = (*self._xargs, self.sample_weight, self._state, self.fit_intercept)
         else:
@@ -404,10 +474,7 @@ class LogisticObjective:
         else:
             driver(*head, G)
         U = G.sum(axis=0)
-        H = np.triu(U) + np.triu(U, 1).T
-        idx = np.arange(self.n_coef)
-        H[idx, idx] += self._inv_C
-        return H
+        return np.triu(U) + np.triu(U, 1).T
 
     def batch_fg(self, w, idx) -> tuple[float, np.ndarray]:
         r"""Unbiased mini-batch estimate of ``(F(w), grad F(w))`` over the rows ``idx``.
@@ -542,7 +609,7 @@ def logistic_objective(
     except TypeError as exc:
         raise TypeError(f"y labels must be mutually comparable (sortable): {exc}") from None
     if classes.shape[0] < 2:
-        raise ValueError(f"y must contain at least two classes; got only {classes.tolist()!r}")
+        raise ValueError(f"y must contain at least two classes; got one class: {classes.tolist()!r}")
     if multinomial is None:
         multinomial = classes.shape[0] > 2
     elif not multinomial and classes.shape[0] > 2:
