@@ -73,7 +73,8 @@ def _reset(state: NewtonCGState) -> None:
     state.fresh = True
 
 
-def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> None:
+def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> bool:
+    """Inner CG into ``state.d``; True when negative curvature at once gave ``d = -g``."""
     x, g, z, r, p, Hp = state.x, state.g, state.d, state.r, state.p, state.Hp
     n = x.shape[0]
     H = obj.hess(x, g) if (obj.has_hess and not obj.has_hessp) else None
@@ -93,6 +94,7 @@ def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> None:
         if not curv > 0.0:
             if i == 0:
                 np.negative(g, out=z)
+                return True
             break
         rr_new = cg_step_inplace(z, r, p, Hp, rr / curv)
         state.cg_iters += 1
@@ -100,12 +102,14 @@ def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> None:
             break
         cg_direction_inplace(p, r, rr_new / rr)
         rr = rr_new
+    return False
 
 
 def step(obj, state: NewtonCGState, opts: NewtonCGOptions, search) -> StepInfo:
-    _truncated_cg(obj, state, opts)
-    state.fresh = False
-    alpha, f_new, status = search_with_reset(obj, state, search, 1.0, _reset)
+    # Negative curvature along -g itself: a steepest-descent step, sized like one.
+    state.fresh = _truncated_cg(obj, state, opts)
+    alpha0 = first_step_length(state.g, state.d) if state.fresh else 1.0
+    alpha, f_new, status = search_with_reset(obj, state, search, alpha0, _reset)
     if status != CONTINUE:
         return StepInfo(status, alpha, 0.0, 0.0)
     return accept_step(state, f_new, alpha)
