@@ -24,7 +24,7 @@ from nsolve._kernels.vector import dot, norm2
 from nsolve._status import CONTINUE
 from nsolve._validation import check_int, check_interval
 from nsolve.methods._base import MethodSpec, StepInfo
-from nsolve.methods._quasi_newton import accept_step, search_with_reset
+from nsolve.methods._quasi_newton import accept_step, first_step_length, search_with_reset
 
 
 @dataclass(frozen=True)
