@@ -17,18 +17,23 @@ from nsolve._jit import kernel
 
 @kernel
 def symmetric_upper_matvec_into(out, H, v):
-    """``out = H v`` reading only the upper triangle (``j >= i``) of the symmetric ``H``."""
+    """``out = H v`` reading only the upper triangle (``j >= i``) of the symmetric ``H``.
+
+    Row ``i`` of the triangle is read once: it adds :math:`H_{ij} v_i` to ``out[j]`` for
+    ``j >= i`` (a vectorised axpy) and contributes :math:`\\sum_{j>i} H_{ij} v_j` to ``out[i]``
+    (a BLAS dot on the contiguous row slice).
+    """
     n = H.shape[0]
     for i in range(n):
         out[i] = 0.0
     for i in range(n):
+        hr = H[i, i:]
+        orow = out[i:]
         vi = v[i]
-        acc = H[i, i] * vi
-        for j in range(i + 1, n):
-            hij = H[i, j]
-            acc += hij * v[j]
-            out[j] += hij * vi
-        out[i] += acc
+        for j in range(hr.shape[0]):
+            orow[j] += hr[j] * vi
+        if i + 1 < n:
+            out[i] += np.dot(H[i, i + 1 :], v[i + 1 :])
 
 
 @kernel
@@ -107,8 +112,12 @@ def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, scale_
         asi = a * si
         rsi = rho * si
         rHyi = rho * Hy[i]
-        for j in range(i, n):
-            H[i, j] += asi * s[j] - rsi * Hy[j] - rHyi * s[j]
+        # Row slices indexed from 0 let LLVM vectorise the update of the triangle's row.
+        hr = H[i, i:]
+        sr = s[i:]
+        hyr = Hy[i:]
+        for j in range(hr.shape[0]):
+            hr[j] += asi * sr[j] - rsi * hyr[j] - rHyi * sr[j]
     for i in range(n):
         d[i] = -(Hg[i] - rho * (s[i] * Hyg + Hy[i] * sg) + a * s[i] * sg)
     return True
