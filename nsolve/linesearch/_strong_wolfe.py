@@ -235,7 +235,8 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
         ``LS_OK`` (strong Wolfe holds, or ``alpha == alpha_max`` with sufficient decrease and
         :math:`\phi' < 0`, as in Moré–Thuente's step-at-bound exit); ``LS_MAXEVAL`` (budget
         spent or bracket collapsed to rounding: the lowest point satisfying sufficient
-        decrease is returned); ``LS_NO_DECREASE`` (no such point: ``alpha = 0``);
+        decrease is returned, evaluated once more for its gradient, so no gradient buffer
+        is allocated per call); ``LS_NO_DECREASE`` (no such point: ``alpha = 0``);
         ``LS_NOT_DESCENT`` (:math:`\phi'(0) \ge 0`); ``LS_NOT_FINITE`` (every trial, or
         ``f0`` / :math:`\phi'(0)`, was inf or NaN).  Whenever ``alpha == 0``, ``x_new = x``
         and ``g_new = g0``.
@@ -258,7 +259,6 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
         copy_into(g_new, g0)
         return 0.0, f0, LS_NOT_DESCENT, 0
 
-    g_lo = np.empty_like(g0)  # gradient at a_lo (when a_lo > 0)
     curv = -c2 * dphi0  # |phi'(a)| <= curv
     # Best point so far satisfying sufficient decrease (a_lo = 0 stands for x itself).
     a_lo = 0.0
@@ -354,7 +354,6 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
                 a_lo = a
                 f_lo = f
                 d_lo = dphi
-                copy_into(g_lo, g_new)
                 if not bracketed:
                     if not (a_next > a and (a_next < cap or (a_next == cap and not cap_bad))):
                         break
@@ -376,8 +375,11 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
             break
 
     if a_lo > 0.0:
+        # The best point is an earlier trial: evaluate it once more for its gradient (this
+        # rare exit costs one evaluation, so no gradient buffer is kept on every call).
         axpy_into(x_new, x, a_lo, d)
-        copy_into(g_new, g_lo)
+        f_lo = fg(x_new, g_new)
+        n += 1
         return a_lo, f_lo, LS_MAXEVAL, n
     copy_into(x_new, x)
     copy_into(g_new, g0)
