@@ -24,6 +24,11 @@ def __getattr__(name):
         from nsolve.models.estimator import LogisticRegression
 
         return LogisticRegression
+    if name in ("minimize_many", "multistart", "compiled"):
+        import importlib
+
+        compiled = importlib.import_module("nsolve.compiled")
+        return compiled if name == "compiled" else getattr(compiled, name)
     raise AttributeError(f"module 'nsolve' has no attribute {name!r}")
 
 
@@ -38,4 +43,4 @@ def method_options(method: str) -> dict:
 
 
 __all__ = ["OptimizeResult", "Status", "compare", "minimize", "available_methods", "method_options", "problems",
-           "__version__", "LogisticRegression"]
+           "__version__", "LogisticRegression", "minimize_many", "multistart"]

@@ -122,7 +122,10 @@ def minimize(
         ``f(x, *args) -> float``; with ``grad=True``, ``f(x, *args) -> (float, ndarray)``.
         With ``n_samples=N`` (a data-set objective), ``f(x, idx, *args)`` evaluated on the
         samples ``idx`` (an int64 index array; all ``N`` of them for the objective itself),
-        and likewise ``grad(x, idx, *args)``: see ``docs/training.md``.
+        and likewise ``grad(x, idx, *args)``: see ``docs/training.md``.  When ``f`` and
+        ``grad`` (and ``hess``) are Numba functions the whole solve runs compiled, with the
+        same result (``docs/compiled.md``; a Python ``callback`` or ``disp`` keeps it
+        interpreted).
     grad : callable, True or None
         ``grad(x, *args) -> ndarray`` of shape ``(n,)``; True when ``f`` returns the
         gradient too; None for finite differences (``fd_scheme="forward"`` or

@@ -1,0 +1,415 @@
+"""Compiled solves (Numba objectives) and minimize_many, against scipy with the same objectives.
+
+Usage: ``python benchmarks/bench_compiled.py [--quick]``.  Writes benchmarks/results/compiled.md.
+
+Every ratio is measured in one run, as the median of interleaved repeats (ours, scipy, ours,
+scipy, ...); BLAS is pinned to one thread (threadpoolctl).  Numba compile time is reported
+separately (cold cache: a subprocess with an empty ``NUMBA_CACHE_DIR``); the timed solves
+use the warm on-disk cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+import scipy.optimize as so
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from _common import blas_threads, interleaved_times, md_table, write_section  # noqa: E402
+
+import nsolve  # noqa: E402
+from nsolve import problems  # noqa: E402
+
+# The 2-D Rosenbrock objective used by both solvers: plain loops, one array per gradient.
+OBJECTIVE_SOURCE = '''
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def rosen(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return s
+
+
+@numba.njit(cache=True)
+def rosen_grad(x):
+    n = x.shape[0]
+    g = np.zeros(n)
+    for i in range(n - 1):
+        t = x[i + 1] - x[i] ** 2
+        g[i] += -400.0 * t * x[i] - 2.0 * (1.0 - x[i])
+        g[i + 1] += 200.0 * t
+    return g
+
+
+@numba.njit(cache=True)
+def rosen_hess(x):
+    n = x.shape[0]
+    H = np.zeros((n, n))
+    for i in range(n - 1):
+        H[i, i] += 1200.0 * x[i] ** 2 - 400.0 * x[i + 1] + 2.0
+        H[i + 1, i + 1] += 200.0
+        H[i, i + 1] = -400.0 * x[i]
+        H[i + 1, i] = -400.0 * x[i]
+    return H
+'''
+
+OBJ_DIR = Path(tempfile.gettempdir()) / "nsolve_bench_compiled"
+OBJ_DIR.mkdir(exist_ok=True)
+(OBJ_DIR / "bench_objective.py").write_text(OBJECTIVE_SOURCE)
+sys.path.insert(0, str(OBJ_DIR))
+import bench_objective as OBJ  # noqa: E402
+
+X0 = np.array([-1.2, 1.0])
+us = 1e6
+
+
+def fmt(t):
+    return f"{t * us:.1f}"
+
+
+def run_py(code: str, env: dict | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter (sys.path set up); it prints one JSON line."""
+    prelude = f"import sys; sys.path[:0] = [{str(HERE.parent)!r}, {str(OBJ_DIR)!r}]\n"
+    full_env = {**os.environ, **(env or {})}
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, env=full_env,
+                         check=True)
+    wall = time.perf_counter() - t
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    data["process_wall"] = wall
+    return data
+
+
+# --------------------------------------------------------------------------- 1. Rosenbrock 2-D
+def rosenbrock_lbfgs(repeat: int) -> tuple[str, dict]:
+    ours = lambda: nsolve.minimize(OBJ.rosen, OBJ.rosen_grad, X0, method="lbfgs")  # noqa: E731
+    scipy = lambda: so.minimize(OBJ.rosen, X0, jac=OBJ.rosen_grad, method="L-BFGS-B")  # noqa: E731
+    r_ours, r_sp = ours(), scipy()
+    K = 20000
+    starts = np.tile(X0, (K, 1))
+
+    def batch():
+        return nsolve.minimize_many(OBJ.rosen, OBJ.rosen_grad, starts, method="lbfgs", threads=1)
+
+    batch()
+    t = interleaved_times({"minimize": ours, "scipy": scipy}, repeat=repeat)
+    tb = interleaved_times({"batch": batch}, repeat=3)["batch"] / K
+    rows = [
+        ["nsolve.minimize (compiled path)", fmt(t["minimize"]), r_ours.nit, r_ours.nfev,
+         f"{t['scipy'] / t['minimize']:.1f}x"],
+        ["nsolve.minimize_many, per problem (1 thread, K=20000)", fmt(tb), r_ours.nit, r_ours.nfev,
+         f"{t['scipy'] / tb:.1f}x"],
+        ["scipy.optimize.minimize L-BFGS-B", fmt(t["scipy"]), r_sp.nit, r_sp.nfev, "1.0x"],
+    ]
+    md = md_table(["solver", "time per solve (µs)", "nit", "nfev", "speed-up vs scipy"], rows)
+    data = {"minimize_s": t["minimize"], "batch_per_problem_s": tb, "scipy_s": t["scipy"],
+            "ratio_minimize": t["scipy"] / t["minimize"], "ratio_batch": t["scipy"] / tb}
+    return md, data
+
+
+# --------------------------------------------------------------------------- 2. problem library
+def library(methods, repeat: int) -> tuple[str, dict]:
+    sp_name = {"bfgs": "BFGS", "lbfgs": "L-BFGS-B"}
+    rows, data = [], {}
+    ratios = {m: [] for m in methods}
+    for p in problems.library(max_n=100):
+        pj = p.jit()
+        x0 = p.x0
+        row = [p.label]
+        for m in methods:
+            ours = lambda pj=pj, m=m, x0=x0: nsolve.minimize(pj.f, pj.grad, x0, method=m)  # noqa: E731
+            theirs = lambda pj=pj, m=m, x0=x0: so.minimize(pj.f, x0, jac=pj.grad, method=sp_name[m])  # noqa: E731
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r_ours, r_sp = ours(), theirs()
+                t = interleaved_times({"ours": ours, "scipy": theirs}, repeat=repeat)
+            ratio = t["scipy"] / t["ours"]
+            ratios[m].append(ratio)
+            row += [fmt(t["ours"]), fmt(t["scipy"]), f"{ratio:.0f}x", f"{r_ours.fun - p.f_star:.1e}"]
+            data[f"{p.label}/{m}"] = {"ours_s": t["ours"], "scipy_s": t["scipy"], "ratio": ratio,
+                                      "ours_nfev": int(r_ours.nfev), "scipy_nfev": int(r_sp.nfev)}
+        rows.append(row)
+    header = ["problem"]
+    for m in methods:
+        header += [f"{m} ours (µs)", f"scipy {sp_name[m]} (µs)", "speed-up", "f - f*"]
+    medians = {m: float(np.median(ratios[m])) for m in methods}
+    md = md_table(header, rows)
+    md += "\n\nMedian speed-up: " + ", ".join(f"**{m}: {medians[m]:.0f}x**" for m in methods)
+    md += " (target: at least 50x for bfgs and lbfgs)."
+    data["median_ratio"] = medians
+    return md, data
+
+
+# --------------------------------------------------------------------------- 3. fresh process
+FRESH = textwrap.dedent('''
+    import time
+    t0 = time.perf_counter()
+    import numpy as np
+    import nsolve
+    t1 = time.perf_counter()
+    import bench_objective as O
+    r = nsolve.minimize(O.rosen, O.rosen_grad, np.array([-1.2, 1.0]), method="lbfgs")
+    t2 = time.perf_counter()
+    import json
+    print(json.dumps({"import_s": t1 - t0, "first_result_s": t2 - t1, "total_s": t2 - t0, "nit": int(r.nit)}))
+''')
+
+
+def fresh_process(repeat: int) -> tuple[str, dict]:
+    run_py(FRESH)  # warm every cache (solver, kernels, objective)
+    runs = [run_py(FRESH) for _ in range(repeat)]
+    med = {k: float(np.median([r[k] for r in runs])) for k in ("import_s", "first_result_s", "total_s",
+                                                                "process_wall")}
+    rows = [["import nsolve", f"{med['import_s'] * 1e3:.0f}"],
+            ["first compiled result after the import", f"{med['first_result_s'] * 1e3:.0f}"],
+            ["**import to first result**", f"**{med['total_s'] * 1e3:.0f}**"],
+            ["whole process (interpreter start to exit)", f"{med['process_wall'] * 1e3:.0f}"]]
+    md = md_table([f"fresh process, warm cache (median of {repeat})", "ms"], rows)
+    md += "\n\nTarget: import to first compiled result under 500 ms."
+    return md, med
+
+
+# --------------------------------------------------------------------------- 4. many small solves
+def many_small(K: int, n_scipy: int) -> tuple[str, dict]:
+    rng = np.random.default_rng(0)
+    starts = rng.uniform(-2.0, 2.0, size=(K, 2))
+    f, g = OBJ.rosen, OBJ.rosen_grad
+    threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    run1 = lambda: nsolve.minimize_many(f, g, starts, method="lbfgs", threads=1)  # noqa: E731
+    run2 = lambda: nsolve.minimize_many(f, g, starts, method="lbfgs", threads=threads)  # noqa: E731
+    res = run1()
+    run2()
+    t = interleaved_times({"1 thread": run1, f"{threads} threads": run2}, repeat=5, warmup=0)
+    sub = starts[:n_scipy]
+
+    def scipy_loop(method):
+        def loop():
+            for x0 in sub:
+                so.minimize(f, x0, jac=g, method=method)
+        return loop
+
+    ts = interleaved_times({"BFGS": scipy_loop("BFGS"), "L-BFGS-B": scipy_loop("L-BFGS-B")}, repeat=3, warmup=1)
+    thr = {k: K / v for k, v in t.items()}
+    thr_sp = {k: n_scipy / v for k, v in ts.items()}
+    best_sp = max(thr_sp.values())
+    rows = [[f"nsolve.minimize_many, {k}", f"{v:,.0f}", f"{v / thr_sp['BFGS']:.0f}x", f"{v / best_sp:.0f}x"]
+            for k, v in thr.items()]
+    rows += [[f"Python loop over scipy.optimize.minimize ({k})", f"{v:,.0f}", f"{v / thr_sp['BFGS']:.1f}x",
+              f"{v / best_sp:.1f}x"] for k, v in thr_sp.items()]
+    scaling = t["1 thread"] / t[f"{threads} threads"]
+    md = md_table(["solver", "solves per second", "vs scipy default (BFGS)", "vs fastest scipy"], rows)
+    md += (f"\n\n{K:,} problems (2-D Rosenbrock from uniform random starts in [-2, 2]^2, L-BFGS; scipy timed on "
+           f"the first {n_scipy} starts). {res.n_success:,} of {K:,} converged (gtol). "
+           f"One to {threads} threads: **{scaling:.2f}x** (target: close to 2x). "
+           f"Target: at least 1000x the throughput of the scipy loop.")
+    data = {"K": K, "throughput": thr, "scipy_throughput": thr_sp, "scaling_1_to_2": scaling}
+    return md, data
+
+
+# --------------------------------------------------------------------------- 5. a new objective
+NEW_OBJECTIVE = textwrap.dedent('''
+    import time, json
+    import numpy as np, numba
+    import nsolve
+    import bench_objective as O
+    nsolve.minimize(O.rosen, O.rosen_grad, np.array([-1.2, 1.0]), method="lbfgs")  # solver loaded
+    t0 = time.perf_counter()
+
+    @numba.njit
+    def f(x):  # a new objective, never compiled before
+        s = 0.0
+        for i in range(x.shape[0]):
+            s += (x[i] - 0.5 * i) ** 2 + 0.1 * x[i] ** 4
+        return s
+
+    @numba.njit
+    def g(x):
+        out = np.empty(x.shape[0])
+        for i in range(x.shape[0]):
+            out[i] = 2.0 * (x[i] - 0.5 * i) + 0.4 * x[i] ** 3
+        return out
+
+    r = nsolve.minimize(f, g, np.zeros(5), method="lbfgs")
+    t1 = time.perf_counter()
+
+    @numba.njit
+    def f2(x):
+        return np.sum((x - 1.0) ** 2)
+
+    @numba.njit
+    def g2(x):
+        return 2.0 * (x - 1.0)
+
+    f2(np.zeros(5)); g2(np.zeros(5))  # the user compiled them already
+    t2 = time.perf_counter()
+    r2 = nsolve.minimize(f2, g2, np.zeros(5), method="lbfgs")
+    t3 = time.perf_counter()
+    from nsolve.compiled._driver import solve_lbfgs
+    print(json.dumps({"with_compile_s": t1 - t0, "compiled_objective_s": t3 - t2,
+                      "solver_signatures": len(solve_lbfgs.signatures), "ok": bool(r.success and r2.success)}))
+''')
+
+
+def new_objective(repeat: int) -> tuple[str, dict]:
+    runs = [run_py(NEW_OBJECTIVE) for _ in range(repeat)]
+    med = {k: float(np.median([r[k] for r in runs])) for k in ("with_compile_s", "compiled_objective_s")}
+    sigs = {r["solver_signatures"] for r in runs}
+    rows = [["new objective already compiled by the user (address lookup + solve)",
+             f"{med['compiled_objective_s'] * 1e3:.1f}"],
+            ["new objective never compiled (includes Numba compiling f and grad)",
+             f"{med['with_compile_s'] * 1e3:.1f}"]]
+    md = md_table([f"after a first solve in a fresh process, warm cache (median of {repeat})", "ms"], rows)
+    md += (f"\n\nThe solver kept {sigs} compiled signature(s): a new objective does not recompile it. "
+           "Target: under 50 ms to the first result.")
+    med["solver_signatures"] = sorted(sigs)
+    return md, med
+
+
+# --------------------------------------------------------------------------- 6. latency per method
+LATENCY = textwrap.dedent('''
+    import time, json
+    t0 = time.perf_counter()
+    import numpy as np
+    import nsolve
+    import bench_objective as O
+    method, many = {method!r}, {many!r}
+    kw = {{"hess": O.rosen_hess}} if method == "newton" else {{}}
+    if method in ("gd", "adam"):
+        kw["maxiter"] = 500
+        kw["lr"] = 1e-3 if method == "gd" else 1e-2
+    x0 = np.array([-1.2, 1.0])
+    X0 = np.tile(x0, (64, 1))
+    call = (lambda: nsolve.minimize_many(O.rosen, O.rosen_grad, X0, method=method, **kw)) if many else (
+        lambda: nsolve.minimize(O.rosen, O.rosen_grad, x0, method=method, **kw))
+    t1 = time.perf_counter()
+    call()
+    t2 = time.perf_counter()
+    reps = []
+    for _ in range(20):
+        t = time.perf_counter(); call(); reps.append(time.perf_counter() - t)
+    print(json.dumps({{"first_call_s": t2 - t1, "steady_s": float(np.median(reps))}}))
+''')
+
+
+def latency(methods, cold: bool) -> tuple[str, dict]:
+    rows, data = [], {}
+    for method in methods:
+        for many in (False, True):
+            code = LATENCY.format(method=method, many=many)
+            run_py(code)  # makes sure the on-disk cache holds every piece
+            warm = run_py(code)
+            entry = {"warm_first_call_s": warm["first_call_s"], "steady_s": warm["steady_s"]}
+            if cold:
+                with tempfile.TemporaryDirectory() as d:
+                    entry["cold_first_call_s"] = run_py(code, env={"NUMBA_CACHE_DIR": d})["first_call_s"]
+            label = f"{method} ({'minimize_many, 64 problems' if many else 'minimize'})"
+            data[label] = entry
+            rows.append([label, f"{entry['cold_first_call_s']:.1f}" if cold else "not run",
+                         f"{entry['warm_first_call_s'] * 1e3:.0f}", f"{entry['steady_s'] * 1e6:.0f}"])
+    md = md_table(["method", "first call, cold cache (s)", "first call, warm cache (ms)",
+                   "later calls (µs)"], rows)
+    md += ("\n\nCold: a fresh process with an empty `NUMBA_CACHE_DIR`, so the first call compiles the solver, the "
+           "kernels it uses and the objective. Warm: a fresh process loading all of them from the on-disk cache. "
+           "2-D Rosenbrock from (-1.2, 1); gd and adam stop at 500 iterations.")
+    return md, data
+
+
+# --------------------------------------------------------------------------- 7. first-class function calls
+def call_overhead() -> tuple[str, dict]:
+    """ns per call of f and grad from compiled code: through the address (as the solvers call) vs direct."""
+    from nsolve.compiled._dispatch import objective_addresses
+    from nsolve.compiled._functions import make_f, make_grad
+
+    f, g = OBJ.rosen, OBJ.rosen_grad
+
+    @numba.njit
+    def via_address(addr, x, n):
+        fv = make_f(addr[0], addr[1])
+        gv = make_grad(addr[2], addr[3])
+        s = 0.0
+        for _ in range(n):
+            x[0] += 1e-15
+            s += fv(x) + gv(x)[0]
+        return s
+
+    @numba.njit
+    def direct(x, n):
+        s = 0.0
+        for _ in range(n):
+            x[0] += 1e-15
+            s += f(x) + g(x)[0]
+        return s
+
+    addr = objective_addresses(f, g, None, False)
+    x = X0.copy()
+    N = 2_000_000
+    via_address(addr, x, 10)
+    direct(x, 10)
+    t = interleaved_times({"address": lambda: via_address(addr, x, N), "direct": lambda: direct(x, N)}, repeat=5)
+    ns = {k: v / N * 1e9 for k, v in t.items()}
+    md = md_table(["call of f(x) + grad(x) in a compiled loop", "ns"],
+                  [["through the objective's addresses (first-class function, as in the solvers)",
+                    f"{ns['address']:.1f}"],
+                   ["direct call of the dispatcher (Numba may inline it)", f"{ns['direct']:.1f}"]])
+    md += ("\n\nThe calls through a first-class function are not inlined; the difference is the price of a solver "
+           "that is compiled once for every objective. Most of either time is the gradient's array allocation.")
+    return md, ns
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats and problems, no cold-cache compiles")
+    args = ap.parse_args(argv)
+    quick = args.quick
+    load_before = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+    with blas_threads(1):
+        OBJ.rosen(X0), OBJ.rosen_grad(X0), OBJ.rosen_hess(X0)
+        sections = []
+        md1, d1 = rosenbrock_lbfgs(repeat=50 if quick else 300)
+        sections.append(("2-D Rosenbrock, L-BFGS, same Numba objective", md1))
+        md2, d2 = library(["bfgs", "lbfgs"], repeat=5 if quick else 15)
+        sections.append(("Problem library (n <= 100), same Numba objectives (`Problem.jit()`)", md2))
+        md3, d3 = fresh_process(repeat=3 if quick else 7)
+        sections.append(("Fresh process: import to first compiled result", md3))
+        md4, d4 = many_small(K=10_000 if quick else 100_000, n_scipy=50 if quick else 300)
+        sections.append(("Many small solves", md4))
+        md5, d5 = new_objective(repeat=3 if quick else 5)
+        sections.append(("A new objective after the first", md5))
+        methods = ["lbfgs"] if quick else ["lbfgs", "bfgs", "newton", "gd", "adam"]
+        md6, d6 = latency(methods, cold=not quick)
+        sections.append(("First-call and cached-call latency per method", md6))
+        md7, d7 = call_overhead()
+        sections.append(("Calling the objective through its address", md7))
+    load_after = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+    body = "\n\n".join(f"### {title}\n\n{md}" for title, md in sections)
+    body += (f"\n\nLoad average (1, 5, 15 min) before: {' '.join(load_before)}, after: {' '.join(load_after)} "
+             f"(2 cores, shared). BLAS pinned to one thread. Objective for 1, 3, 4, 6: loop-written 2-D Rosenbrock "
+             f"(`numba.njit(cache=True)`, the gradient returns a new array), the same function for both solvers.")
+    write_section("compiled", "Compiled solves and minimize_many",
+                  "python benchmarks/bench_compiled.py" + (" --quick" if quick else ""), body,
+                  data={"rosenbrock": d1, "library": d2, "fresh_process": d3, "many": d4, "new_objective": d5,
+                        "latency": d6, "call_ns": d7, "load_before": load_before, "load_after": load_after})
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,282 @@
+"""Python side of the compiled path: who goes compiled, option packing, results.
+
+:func:`minimize_compiled` is called by :func:`nsolve.minimize` after its validation; it
+returns None when the run needs the interpreted driver (see :func:`compiled_reason`), else
+the same :class:`~scipy.optimize.OptimizeResult` the interpreted driver builds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import weakref
+from types import SimpleNamespace
+
+import numpy as np
+
+from nsolve._result import build_result
+from nsolve._status import Status
+from nsolve.compiled import _layout as L
+from nsolve.compiled._functions import (
+    CLOCK_ADDRESS,
+    CLOCK_ID,
+    function_addresses,
+    function_type,
+    is_numba_function,
+    signature_text,
+)
+from nsolve.linesearch import Backtracking, FixedStep, StrongWolfe
+
+#: First-order rules sharing one compiled step (see :mod:`nsolve.compiled._first_order`).
+FIRST_ORDER_RULES = {
+    "sgd": 0, "momentum": 1, "nesterov": 2, "sgdw": 3, "adagrad": 4, "rmsprop": 5, "adadelta": 6, "adam": 7,
+    "amsgrad": 8, "adamw": 9, "adamax": 10, "nadam": 11, "radam": 12,
+}
+#: Method name -> the compiled driver it runs on.
+DRIVERS = {"bfgs": "bfgs", "lbfgs": "lbfgs", "newton": "newton", "gd": "gd", **dict.fromkeys(FIRST_ORDER_RULES,
+                                                                                           "first_order")}
+#: Methods with a compiled driver.
+COMPILED_METHODS = tuple(DRIVERS)
+
+_LS_KIND = {StrongWolfe: L.LS_STRONG_WOLFE, Backtracking: L.LS_BACKTRACKING, FixedStep: L.LS_FIXED}
+_NO_ARGS = np.empty(0)
+
+
+def _entry_points():
+    from nsolve.compiled._driver import ENTRY_POINTS
+
+    return ENTRY_POINTS
+
+
+# ------------------------------------------------------------------ eligibility
+def args_vector(args) -> np.ndarray | None:
+    """``args`` as the float64 vector a compiled objective takes, or None when it is not one.
+
+    ``()`` gives an empty vector (functions called as ``f(x)``); ``(a,)`` with ``a`` a 1-D
+    real array gives ``a`` as float64 (functions called as ``f(x, a)``).
+    """
+    if len(args) == 0:
+        return _NO_ARGS
+    if len(args) != 1:
+        return None
+    a = args[0]
+    if not isinstance(a, np.ndarray) or a.ndim != 1 or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+        return None
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _frozen_elsewhere(func, role: str, with_args: bool) -> bool:
+    """True for a dispatcher compiled with explicit signatures that do not include the required one."""
+    if getattr(func, "_can_compile", True):
+        return False
+    return function_type(role, with_args).signature.args not in func.overloads
+
+
+def compiled_reason(method, f, grad, hess, hessp, callback, disp, args, rules, history) -> str | None:
+    """Why a run cannot take the compiled path (None when it can)."""
+    if method not in COMPILED_METHODS:
+        return f"method {method!r} has no compiled driver"
+    if not is_numba_function(f):
+        return "f is not a Numba function"
+    if not is_numba_function(grad):
+        return "grad is not a Numba function (grad=True and finite differences run interpreted)"
+    if hessp is not None:
+        return "hessp runs interpreted"
+    if method == "newton" and not is_numba_function(hess):
+        return "newton needs hess as a Numba function (finite-difference Hessians run interpreted)"
+    if callback is not None:
+        return "a Python callback runs interpreted"
+    if disp:
+        return "disp=True runs interpreted"
+    if args_vector(args) is None:
+        return "args must be () or a single 1-D float array"
+    with_args = len(args) == 1
+    for func, role in ((f, "f"), (grad, "grad"), (hess, "hess")):
+        if func is not None and _frozen_elsewhere(func, role, with_args):
+            return (f"{role} was compiled with explicit signatures, none of them {signature_text(role, with_args)} "
+                    "with C-contiguous float64 arrays")
+    if (history or rules.time_limit > 0.0) and CLOCK_ADDRESS == 0:
+        return "no monotonic clock for the time limit / history on this platform"
+    return None
+
+
+# ------------------------------------------------------------------ packing
+def pack_options(method: str, opts, search, rules, history_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``fo`` / ``io`` arrays of :mod:`nsolve.compiled._layout` for a run."""
+    fo = np.zeros(L.FO_METHOD + 2)
+    io = np.zeros(L.IO_METHOD + 2, dtype=np.int64)
+    fo[L.FO_GTOL] = rules.gtol
+    fo[L.FO_FTOL] = rules.ftol
+    fo[L.FO_XTOL] = rules.xtol
+    fo[L.FO_TIME_LIMIT] = rules.time_limit
+    fo[L.FO_MIN_DELTA] = getattr(rules, "min_delta", 0.0)
+    fo[L.FO_F_MAX] = getattr(rules, "f_max", math.inf)
+    io[L.IO_MAXITER] = rules.maxiter
+    io[L.IO_MAXFEV] = rules.maxfev
+    io[L.IO_PATIENCE] = getattr(rules, "patience", 0)
+    io[L.IO_HISTORY] = history_rows
+    io[L.IO_CLOCK] = CLOCK_ADDRESS
+    io[L.IO_CLOCK_ID] = CLOCK_ID
+    io[L.IO_TIMED] = 1 if (history_rows > 0 or rules.time_limit > 0.0) else 0
+    if search is not None:
+        io[L.IO_LS_KIND] = _LS_KIND[type(search)]
+        params = search.params
+        if params:
+            *floats, max_evals = params
+            fo[L.FO_LS : L.FO_LS + len(floats)] = floats
+            io[L.IO_LS_MAX_EVALS] = max_evals
+    if method == "lbfgs":
+        fo[L.FO_METHOD] = opts.curvature_eps
+        io[L.IO_METHOD] = opts.m
+        io[L.IO_METHOD + 1] = opts.initial_step == "interpolate"
+    elif method == "bfgs":
+        fo[L.FO_METHOD] = opts.curvature_eps
+        io[L.IO_METHOD] = opts.initial_step == "interpolate"
+        io[L.IO_METHOD + 1] = bool(opts.scale_h0)
+    elif method == "newton":
+        fo[L.FO_METHOD] = opts.beta
+    elif DRIVERS[method] in ("gd", "first_order"):
+        from nsolve.compiled import _first_order as F1
+
+        fo = np.concatenate([fo[: L.FO_METHOD], np.zeros(F1.FO_SLOTS - L.FO_METHOD)])
+        io = np.concatenate([io[: L.IO_METHOD], np.zeros(F1.IO_SLOTS - L.IO_METHOD, dtype=np.int64)])
+        io[F1.IO_RULE] = FIRST_ORDER_RULES.get(method, -1)
+        betas = getattr(opts, "betas", None)
+        if betas is not None:
+            fo[F1.FO_BETA1], fo[F1.FO_BETA2] = betas
+        for name, slot in F1.FLOAT_OPTIONS.items():
+            if hasattr(opts, name):
+                fo[slot] = getattr(opts, name)
+        for name, slot in F1.BOOL_OPTIONS.items():
+            if hasattr(opts, name):
+                io[slot] = bool(getattr(opts, name))
+    return fo, io
+
+
+def learning_rates(opts, maxiter: int) -> np.ndarray | None:
+    """``lr * s(t)`` for ``t = 0 .. maxiter - 1`` from the method's own schedule (None: constant)."""
+    from nsolve.schedules import BoundSchedule
+
+    sched = getattr(opts, "schedule", None)
+    if sched is None:
+        return None
+    if not isinstance(sched, BoundSchedule):
+        sched = sched.bind(1, 0)
+    if sched.constant:
+        return None
+    return np.array([opts.lr * sched(t) for t in range(maxiter)], dtype=np.float64)
+
+
+def method_extra(method: str, opts, rules, n: int, io: np.ndarray) -> np.ndarray:
+    """The ``extra`` array of an entry point (see :mod:`nsolve.compiled._driver`)."""
+    if method == "bfgs":
+        return np.empty((n, n))
+    if DRIVERS[method] in ("gd", "first_order"):
+        from nsolve.compiled import _first_order as F1
+
+        lrs = learning_rates(opts, rules.maxiter)
+        if lrs is not None:
+            io[F1.IO_SCHEDULED] = 1
+            return lrs.reshape(1, -1)
+        return np.empty((1, 0))
+    return np.empty((0, 0))
+
+
+_OBJECTIVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def objective_addresses(f, grad, hess, with_args: bool) -> np.ndarray:
+    """int64[6]: the (cfunc, jit) addresses of f, grad and hess (zeros for no hess); memoized, never written."""
+    memo = _OBJECTIVES.get(f)
+    if memo is None:
+        memo = _OBJECTIVES[f] = {}
+    key = (grad, hess, with_args)
+    out = memo.get(key)
+    if out is None:
+        out = np.zeros(6, dtype=np.int64)
+        out[0:2] = function_addresses(f, "f", with_args)
+        out[2:4] = function_addresses(grad, "grad", with_args)
+        if hess is not None:
+            out[4:6] = function_addresses(hess, "hess", with_args)
+        memo[key] = out
+    return out
+
+
+_PACKED: dict = {}
+
+
+def _packed(name, method_opts, search, rules, rows, n):
+    """``(fo, io, extra)`` of a run, memoized on the (hashable, frozen) options; the solvers never write them."""
+    try:
+        key = (name, method_opts, search, rules, rows)
+        hit = _PACKED.get(key)
+    except TypeError:  # an unhashable option value
+        key = hit = None
+    if hit is None:
+        fo, io = pack_options(name, method_opts, search, rules, rows)
+        extra = method_extra(name, method_opts, rules, n, io)
+        hit = (fo, io, extra)
+        if key is not None:
+            if len(_PACKED) > 256:
+                _PACKED.clear()
+            _PACKED[key] = hit
+    return hit
+
+
+# ------------------------------------------------------------------ errors
+def raise_start_error(status: int, info: np.ndarray, fun: float, n: int) -> None:
+    """Raise the error the interpreted path raises for a failed start or a bad shape."""
+    if info[L.INFO_ERR] == 1:
+        at = " at x0" if info[L.INFO_NIT] == 0 else ""
+        raise ValueError(f"grad must return an array of shape ({n},); got shape ({info[L.INFO_ERR_SHAPE0]},){at}")
+    if info[L.INFO_ERR] == 2:
+        raise ValueError(f"hess must return an array of shape ({n}, {n}); got "
+                         f"({info[L.INFO_ERR_SHAPE0]}, {info[L.INFO_ERR_SHAPE1]})")
+    if status == L.START_F_NOT_FINITE:
+        raise ValueError(f"f must be finite at x0; got {fun}")
+    if status == L.START_G_NOT_FINITE:
+        raise ValueError("grad must be finite at x0; it returned inf or NaN")
+    if status == L.START_H_NOT_FINITE:
+        raise ValueError("hess must be finite at x0; it returned inf or NaN")
+
+
+# ------------------------------------------------------------------ one problem
+def minimize_compiled(spec, method_opts, search, rules, f, grad, hess, hessp, args, x, *, callback=None,
+                      disp=False, history=False):
+    """Run ``minimize`` compiled, or return None when the run needs the interpreted driver."""
+    name = spec.name
+    if compiled_reason(name, f, grad, hess, hessp, callback, disp, args, rules, history) is not None:
+        return None
+    t0 = time.perf_counter()
+    a = args_vector(args)
+    with_args = len(args) == 1
+    addresses = objective_addresses(f, grad, hess if spec.uses_hessian else None, with_args)
+    n = x.shape[0]
+    rows = rules.maxiter + 1 if history else 0
+    fo, io, extra = _packed(name, method_opts, search, rules, rows, n)
+    x_out = np.empty(n)
+    g_out = np.empty(n)
+    hist = np.empty((rows, len(L.HISTORY_COLUMNS)))
+    info = np.zeros(L.INFO_SLOTS, dtype=np.int64)
+    if name == "bfgs":
+        extra = np.empty((n, n))
+    solve = _entry_points()[DRIVERS[name]][0]
+    fun = solve(addresses, with_args, a, x, fo, io, x_out, g_out, hist, info, extra)
+    status = int(info[L.INFO_STATUS])
+    if status < 0:
+        raise_start_error(status, info, fun, n)
+    if info[L.INFO_ERR] != 0:
+        raise_start_error(status, info, fun, n)
+    counts = SimpleNamespace(nfev=int(info[L.INFO_NFEV]), njev=int(info[L.INFO_NJEV]), nhev=int(info[L.INFO_NHEV]))
+    history_dict = None
+    if history:
+        cols = hist[: info[L.INFO_NHIST]].T
+        history_dict = {k: c.copy() for k, c in zip(L.HISTORY_COLUMNS, cols, strict=True)}
+        for k in ("nit", "nfev", "njev", "nhev"):
+            history_dict[k] = history_dict[k].astype(np.int64)
+    return build_result(x=x_out, fun=fun, jac=g_out, status=status, nit=int(info[L.INFO_NIT]), obj=counts,
+                        method=name, elapsed=time.perf_counter() - t0,
+                        extra={"hess_inv": extra} if name == "bfgs" else None, history=history_dict)
+
+
+__all__ = ["COMPILED_METHODS", "Status", "minimize_compiled"]

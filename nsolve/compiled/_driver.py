@@ -1,0 +1,429 @@
+"""The compiled driver loop and the cached solver entry points.
+
+:func:`drive` is the compiled twin of :func:`nsolve._driver.run` for a full-batch run without
+a callback: the first evaluation with the same checks, then per iteration the budgets
+(``limit_status``), one method step, the best point, the convergence tests
+(``convergence_status``), the no-progress and divergence tests (``progress_update``) and
+a history row; the tests are the functions of :mod:`nsolve._stopping` themselves.  It never
+names a method: the method's ``init`` and ``step`` arrive as arguments.
+
+The entry points (``solve_<method>`` for one problem, ``many_<method>`` for a batch spread
+over threads with ``prange``) take only integers, floats and arrays: the user's functions
+arrive as addresses (:mod:`nsolve.compiled._functions`), so each entry point is compiled
+once, cached on disk, and shared by every objective.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from nsolve._kernels.vector import all_finite, copy_into, norm_inf, step_stats
+from nsolve._status import CONTINUE, DIVERGED, GTOL, NO_PROGRESS, NOT_FINITE
+from nsolve._stopping import convergence_status, gtol_test, limit_status, progress_update
+from nsolve.compiled._cache import inner, solver
+from nsolve.compiled._evaluator import (
+    ERR,
+    ERR_SHAPE0,
+    ERR_SHAPE1,
+    INT_SLOTS,
+    call_f,
+    gradient_into,
+    new_evaluator,
+    with_problem_args,
+)
+from nsolve.compiled._evaluator import counts as ev_counts
+from nsolve.compiled._first_order import (
+    first_order_init,
+    first_order_memory,
+    first_order_sizes,
+    first_order_step,
+    gd_init,
+    gd_memory,
+    gd_sizes,
+    gd_step,
+)
+from nsolve.compiled._functions import monotonic_seconds
+from nsolve.compiled._layout import (
+    EVALUATION_ERROR,
+    FO_F_MAX,
+    FO_FTOL,
+    FO_GTOL,
+    FO_MIN_DELTA,
+    FO_TIME_LIMIT,
+    FO_XTOL,
+    INFO_ERR,
+    INFO_ERR_SHAPE0,
+    INFO_ERR_SHAPE1,
+    INFO_NFEV,
+    INFO_NHEV,
+    INFO_NHIST,
+    INFO_NIT,
+    INFO_NJEV,
+    INFO_STATUS,
+    IO_CLOCK,
+    IO_CLOCK_ID,
+    IO_HISTORY,
+    IO_MAXFEV,
+    IO_MAXITER,
+    IO_PATIENCE,
+    IO_TIMED,
+    START_F_NOT_FINITE,
+    START_G_NOT_FINITE,
+)
+from nsolve.compiled._memory import keep_alive, unmanaged
+from nsolve.compiled._quasi_newton import (
+    bfgs_init,
+    bfgs_memory,
+    bfgs_sizes,
+    bfgs_step,
+    lbfgs_init,
+    lbfgs_memory,
+    lbfgs_sizes,
+    lbfgs_step,
+    newton_init,
+    newton_memory,
+    newton_sizes,
+    newton_step,
+)
+from nsolve.compiled._shared import SHARED  # noqa: F401 - makes the shared rules callable here
+from nsolve.compiled._state import F, g_of, iterate_owners, new_iterate, start, x_of
+
+
+@inner
+def _now(io):
+    if io[IO_TIMED] != 0:
+        return monotonic_seconds(io[IO_CLOCK], io[IO_CLOCK_ID])
+    return 0.0
+
+
+@inner
+def _history_row(hist, row, nit, f, gnorm, alpha, ev, elapsed):
+    nfev, njev, nhev = ev_counts(ev)
+    hist[row, 0] = nit
+    hist[row, 1] = f
+    hist[row, 2] = gnorm
+    hist[row, 3] = alpha
+    hist[row, 4] = nfev
+    hist[row, 5] = njev
+    hist[row, 6] = nhev
+    hist[row, 7] = elapsed
+
+
+@inner(inline=True)
+def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_out, hist):
+    """Minimize from ``x0``; write the returned point and gradient into ``x_out``, ``g_out``.
+
+    Returns
+    -------
+    status, nit, fun, n_history_rows
+        ``status`` is a :class:`nsolve.Status` code, or a start failure of
+        :mod:`nsolve.compiled._layout` (``START_*``, ``EVALUATION_ERROR``).
+    """
+    t0 = _now(io)
+    x = x_of(it)
+    g = g_of(it)
+    copy_into(x, x0)
+    f0 = call_f(ev, x)
+    copy_into(x_out, x0)
+    if not math.isfinite(f0):
+        return START_F_NOT_FINITE, 0, f0, 0
+    gradient_into(ev, x, g)
+    if ev.ints[ERR] != 0:
+        return EVALUATION_ERROR, 0, f0, 0
+    if not all_finite(g):
+        return START_G_NOT_FINITE, 0, f0, 0
+    start(it, f0)
+    best_f = f0
+    if not monotone:
+        copy_into(it.best_x, x)
+        copy_into(it.best_g, g)
+    gnorm = norm_inf(g)
+    status = init(ev, it, mem, fo, io)
+    if status != CONTINUE:
+        return status, 0, f0, 0
+
+    gtol = fo[FO_GTOL]
+    ftol = fo[FO_FTOL]
+    xtol = fo[FO_XTOL]
+    time_limit = fo[FO_TIME_LIMIT]
+    min_delta = fo[FO_MIN_DELTA]
+    f_max = fo[FO_F_MAX]
+    maxiter = io[IO_MAXITER]
+    maxfev = io[IO_MAXFEV]
+    patience = io[IO_PATIENCE]
+    capacity = min(io[IO_HISTORY], hist.shape[0])
+
+    nit = 0
+    rows = 0
+    if capacity > 0:
+        _history_row(hist, 0, 0, f0, gnorm, 0.0, ev, _now(io) - t0)
+        rows = 1
+    status = GTOL if gtol_test(gnorm, gtol) else CONTINUE
+    measure = xtol > 0.0 and not reports_step
+    f_record = f0
+    stale = 0
+
+    while status == CONTINUE:
+        nfev = ev_counts(ev)[0]
+        status = limit_status(nit, maxiter, nfev, maxfev, _now(io) - t0, time_limit)
+        if status != CONTINUE:
+            break
+        f_prev = it.sc[F]
+        if measure:
+            copy_into(it.x_before, x_of(it))
+        st, alpha, step_inf, x_inf = step(ev, it, mem, fo, io)
+        if st != CONTINUE:
+            status = st
+            break
+        nit += 1
+        f = it.sc[F]
+        g = g_of(it)
+        gnorm = norm_inf(g)
+        if not (math.isfinite(f) and math.isfinite(gnorm)):
+            status = NOT_FINITE
+            break
+        if measure:
+            step_inf, x_inf = step_stats(x_of(it), it.x_before)
+        if not monotone and f < best_f:
+            best_f = f
+            copy_into(it.best_x, x_of(it))
+            copy_into(it.best_g, g)
+        status = convergence_status(gnorm, f_prev, f, step_inf, x_inf, gtol, ftol, xtol)
+        if status == CONTINUE:
+            f_record, stale = progress_update(f, f_record, stale, min_delta)
+            if f > f_max:
+                status = DIVERGED
+            elif patience > 0 and stale >= patience:
+                status = NO_PROGRESS
+        if rows < capacity:
+            _history_row(hist, rows, nit, f, gnorm, alpha, ev, _now(io) - t0)
+            rows += 1
+
+    if monotone or (status != NOT_FINITE and it.sc[F] <= best_f):
+        copy_into(x_out, x_of(it))
+        copy_into(g_out, g_of(it))
+        return status, nit, it.sc[F], rows
+    copy_into(x_out, it.best_x)
+    copy_into(g_out, it.best_g)
+    return status, nit, best_f, rows
+
+
+@inner
+def _report(info, ev, status, nit, rows):
+    nfev, njev, nhev = ev_counts(ev)
+    info[INFO_NIT] = nit
+    info[INFO_NFEV] = nfev
+    info[INFO_NJEV] = njev
+    info[INFO_NHEV] = nhev
+    info[INFO_ERR] = ev.ints[ERR]
+    info[INFO_ERR_SHAPE0] = ev.ints[ERR_SHAPE0]
+    info[INFO_ERR_SHAPE1] = ev.ints[ERR_SHAPE1]
+    info[INFO_NHIST] = rows
+    info[INFO_STATUS] = status
+
+
+@inner(inline=True)
+def solve_one(init, step, monotone, reports_step, mem, addresses, with_args, args, x0, fo, io, x_out, g_out, hist,
+              info):
+    """One problem: build the evaluator and the iterate, :func:`drive`, fill ``info``; returns fun."""
+    n = x0.shape[0]
+    x0 = unmanaged(x0)
+    fo = unmanaged(fo)
+    io = unmanaged(io)
+    x_out = unmanaged(x_out)
+    g_out = unmanaged(g_out)
+    hist = unmanaged(hist)
+    info = unmanaged(info)
+    ints = np.zeros(INT_SLOTS, dtype=np.int64)
+    scratch = np.empty(n + 1)
+    ev = new_evaluator(addresses, with_args, unmanaged(args), unmanaged(ints), unmanaged(scratch[:n]),
+                       unmanaged(scratch[n:]))
+    owners = iterate_owners(n)
+    it = new_iterate(n, owners)
+    status, nit, fun, rows = drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_out, hist)
+    _report(info, ev, status, nit, rows)
+    keep_alive((ints, scratch, owners))
+    return fun
+
+
+@inner(inline=True)
+def solve_block(init, step, monotone, reports_step, mem, addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO,
+                lo, hi):
+    """Problems ``lo .. hi-1`` of a batch, one after the other, reusing one workspace."""
+    n = X0.shape[1]
+    ARGS = unmanaged(ARGS)
+    X0 = unmanaged(X0)
+    fo = unmanaged(fo)
+    io = unmanaged(io)
+    X = unmanaged(X)
+    G = unmanaged(G)
+    F_out = unmanaged(F_out)
+    INFO = unmanaged(INFO)
+    ints = np.zeros(INT_SLOTS, dtype=np.int64)
+    scratch = np.empty(n + 1)
+    ev0 = new_evaluator(addresses, with_args, unmanaged(ARGS[0]), unmanaged(ints), unmanaged(scratch[:n]),
+                        unmanaged(scratch[n:]))
+    owners = iterate_owners(n)
+    it = new_iterate(n, owners)
+    hist = np.empty((0, 8))
+    shared = ARGS.shape[0] == 1
+    for k in range(lo, hi):
+        ev = with_problem_args(ev0, unmanaged(ARGS[0] if shared else ARGS[k]))
+        status, nit, fun, rows = drive(init, step, monotone, reports_step, ev, it, mem, X0[k], fo, io, X[k], G[k],
+                                       hist)
+        F_out[k] = fun
+        _report(INFO[k], ev, status, nit, rows)
+    keep_alive((ints, scratch, owners))
+
+
+# ------------------------------------------------------------------ entry points
+@inner(inline=True)
+def solve_method(sizes, memory, init, step, finalize, monotone, reports_step, addresses, with_args, args, x0, fo, io,
+                 x_out, g_out, hist, info, extra):
+    """One problem with a method's hooks: allocate its workspace, :func:`solve_one`, ``finalize``."""
+    n = x0.shape[0]
+    nf, ni = sizes(n, io)
+    wf = np.empty(nf)
+    wi = np.zeros(ni, dtype=np.int64)
+    mem = memory(n, io, unmanaged(wf), unmanaged(wi), unmanaged(extra))
+    fun = solve_one(init, step, monotone, reports_step, mem, addresses, with_args, args, x0, fo, io, x_out, g_out,
+                    hist, info)
+    finalize(mem, extra)
+    keep_alive((wf, wi))
+    return fun
+
+
+@inner(inline=True)
+def many_method(sizes, memory, init, step, monotone, reports_step, addresses, with_args, ARGS, X0, fo, io, X, G,
+                F_out, INFO, extra, n_blocks):
+    """Problems in ``n_blocks`` blocks over the threads (``prange``), one workspace per block."""
+    K, n = X0.shape
+    size = (K + n_blocks - 1) // n_blocks
+    nf, ni = sizes(n, io)
+    nf = np.int64(nf)  # plain integers (a literal size confuses the parallel lowering)
+    ni = np.int64(ni)
+    for b in prange(n_blocks):
+        wf = np.empty(nf)
+        wi = np.zeros(ni, dtype=np.int64)
+        mem = memory(n, io, unmanaged(wf), unmanaged(wi), unmanaged(extra))
+        solve_block(init, step, monotone, reports_step, mem, addresses, with_args, ARGS, X0, fo, io, X, G, F_out,
+                    INFO, b * size, min(K, (b + 1) * size))
+        keep_alive((wf, wi))
+
+
+@inner
+def no_finalize(mem, extra):
+    pass
+
+
+@inner
+def bfgs_finalize(mem, extra):
+    """``hess_inv``: the symmetric inverse-Hessian approximation (when ``extra`` is (n, n))."""
+    H = mem[0]
+    n = H.shape[0]
+    if extra.shape[0] == n and extra.shape[1] == n:
+        for i in range(n):
+            for j in range(i, n):
+                extra[i, j] = H[i, j]
+                extra[j, i] = H[i, j]
+
+
+# Every entry point has the same signature.  ``extra``: BFGS writes its inverse-Hessian
+# approximation there (n, n); the first-order methods read their learning-rate schedule from
+# its first row; otherwise (0, 0).  Methods whose memory does not need ``extra`` ignore it.
+@inner
+def lbfgs_memory_x(n, io, wf, wi, extra):
+    return lbfgs_memory(n, io, wf, wi)
+
+
+@inner
+def bfgs_memory_x(n, io, wf, wi, extra):
+    return bfgs_memory(n, io, wf, wi)
+
+
+@inner
+def newton_memory_x(n, io, wf, wi, extra):
+    return newton_memory(n, io, wf, wi)
+
+
+@inner
+def first_order_memory_x(n, io, wf, wi, extra):
+    return first_order_memory(n, io, wf, wi, extra[0])
+
+
+@inner
+def gd_memory_x(n, io, wf, wi, extra):
+    return gd_memory(n, io, wf, wi, extra[0])
+
+
+@solver
+def solve_lbfgs(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+    return solve_method(lbfgs_sizes, lbfgs_memory_x, lbfgs_init, lbfgs_step, no_finalize, True, True, addresses,
+                        with_args, args, x0, fo, io, x_out, g_out, hist, info, extra)
+
+
+@solver
+def solve_bfgs(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+    return solve_method(bfgs_sizes, bfgs_memory_x, bfgs_init, bfgs_step, bfgs_finalize, True, True, addresses,
+                        with_args, args, x0, fo, io, x_out, g_out, hist, info, extra)
+
+
+@solver
+def solve_newton(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+    return solve_method(newton_sizes, newton_memory_x, newton_init, newton_step, no_finalize, True, True, addresses,
+                        with_args, args, x0, fo, io, x_out, g_out, hist, info, extra)
+
+
+@solver
+def solve_gd(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+    return solve_method(gd_sizes, gd_memory_x, gd_init, gd_step, no_finalize, False, True, addresses, with_args,
+                        args, x0, fo, io, x_out, g_out, hist, info, extra)
+
+
+@solver
+def solve_first_order(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+    return solve_method(first_order_sizes, first_order_memory_x, first_order_init, first_order_step, no_finalize,
+                        False, False, addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra)
+
+
+@solver(parallel=True)
+def many_lbfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
+    many_method(lbfgs_sizes, lbfgs_memory_x, lbfgs_init, lbfgs_step, True, True, addresses, with_args, ARGS, X0, fo,
+                io, X, G, F_out, INFO, extra, n_blocks)
+
+
+@solver(parallel=True)
+def many_bfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
+    many_method(bfgs_sizes, bfgs_memory_x, bfgs_init, bfgs_step, True, True, addresses, with_args, ARGS, X0, fo, io,
+                X, G, F_out, INFO, extra, n_blocks)
+
+
+@solver(parallel=True)
+def many_newton(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
+    many_method(newton_sizes, newton_memory_x, newton_init, newton_step, True, True, addresses, with_args, ARGS, X0,
+                fo, io, X, G, F_out, INFO, extra, n_blocks)
+
+
+@solver(parallel=True)
+def many_gd(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
+    many_method(gd_sizes, gd_memory_x, gd_init, gd_step, False, True, addresses, with_args, ARGS, X0, fo, io, X, G,
+                F_out, INFO, extra, n_blocks)
+
+
+@solver(parallel=True)
+def many_first_order(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
+    many_method(first_order_sizes, first_order_memory_x, first_order_init, first_order_step, False, False, addresses,
+                with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks)
+
+
+#: driver name -> (single-problem entry point, batch entry point).
+ENTRY_POINTS = {
+    "lbfgs": (solve_lbfgs, many_lbfgs),
+    "bfgs": (solve_bfgs, many_bfgs),
+    "newton": (solve_newton, many_newton),
+    "gd": (solve_gd, many_gd),
+    "first_order": (solve_first_order, many_first_order),
+}

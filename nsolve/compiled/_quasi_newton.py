@@ -1,0 +1,259 @@
+"""BFGS, L-BFGS and Newton, compiled.
+
+Each method here is the compiled twin of its interpreted module (``nsolve/methods/bfgs.py``,
+``lbfgs.py``, ``newton.py``): ``memory`` (the state arrays), ``init``, ``reset`` and ``step``
+make the same calls in the same order on the same values, so the iterates agree to the
+last bit.  Every rule is shared rather than rewritten: the line searches of
+:mod:`nsolve.linesearch`, the step rules of :mod:`nsolve.methods._quasi_newton`
+(``first_step_length``, ``interpolated_step``, ``needs_reset``, ``search_outcome``) and the
+update kernels of :mod:`nsolve._kernels`, compiled here from the very same functions.
+
+Hooks (called by :func:`nsolve.compiled._driver.drive`):
+
+* ``sizes(n, io) -> (n_float, n_int)``: workspace sizes;
+* ``memory(n, io, wf, wi) -> mem``: the state arrays, views of the workspaces;
+* ``init(ev, it, mem, fo, io) -> status``: after the first evaluation (``CONTINUE`` or a
+  start failure);
+* ``step(ev, it, mem, fo, io) -> (status, alpha, step_inf, x_inf)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nsolve._kernels.newton import newton_direction_into
+from nsolve._kernels.quasi_newton import bfgs_update_direction_inplace, lbfgs_update_direction_inplace
+from nsolve._kernels.vector import all_finite, dot, neg_into
+from nsolve._status import CONTINUE, NOT_FINITE
+from nsolve.compiled._cache import inner
+from nsolve.compiled._evaluator import ERR, hessian_into
+from nsolve.compiled._layout import (
+    EVALUATION_ERROR,
+    FO_LS,
+    FO_METHOD,
+    IO_LS_KIND,
+    IO_LS_MAX_EVALS,
+    IO_METHOD,
+    LS_BACKTRACKING,
+    LS_STRONG_WOLFE,
+    START_H_NOT_FINITE,
+)
+from nsolve.compiled._shared import SHARED  # noqa: F401 - makes the shared rules callable here
+from nsolve.compiled._state import F_PREV, FRESH, F, accept_step, g_new_of, g_of, x_new_of, x_of
+from nsolve.linesearch import backtracking, fixed_step, strong_wolfe
+from nsolve.methods._quasi_newton import (
+    RESET_AND_RETRY,
+    first_step_length,
+    interpolated_step,
+    needs_reset,
+    search_outcome,
+)
+
+
+# ------------------------------------------------------------------ line search
+@inner(inline=True)
+def line_search(ev, it, alpha0, fo, io):
+    """The run's line search from the current point along ``it.d`` (``fun = fg = ev``)."""
+    x = x_of(it)
+    g = g_of(it)
+    x_new = x_new_of(it)
+    g_new = g_new_of(it)
+    f = it.sc[F]
+    kind = io[IO_LS_KIND]
+    if kind == LS_STRONG_WOLFE:
+        return strong_wolfe(ev, ev, x, it.d, f, g, alpha0, fo[FO_LS], fo[FO_LS + 1], fo[FO_LS + 2],
+                            io[IO_LS_MAX_EVALS], x_new, g_new)
+    if kind == LS_BACKTRACKING:
+        return backtracking(ev, ev, x, it.d, f, g, alpha0, fo[FO_LS], fo[FO_LS + 1], io[IO_LS_MAX_EVALS],
+                            x_new, g_new)
+    return fixed_step(ev, ev, x, it.d, f, g, alpha0, x_new, g_new)
+
+
+@inner(inline=True)
+def search_with_reset(ev, it, mem, alpha0, reset, fo, io):
+    """``methods._quasi_newton.search_with_reset``: search; on failure along a non-fresh
+    direction, ``reset`` and retry along :math:`-g`.  Returns ``(alpha, f_new, status)``."""
+    if needs_reset(it.ic[FRESH] != 0, g_of(it), it.d):
+        reset(it, mem)
+        alpha0 = first_step_length(g_of(it), it.d)
+    while True:
+        alpha, f_new, ls_status, _ = line_search(ev, it, alpha0, fo, io)
+        outcome = search_outcome(ls_status, it.ic[FRESH] != 0)
+        if outcome == CONTINUE:
+            return alpha, f_new, CONTINUE
+        if outcome != RESET_AND_RETRY:
+            return alpha, it.sc[F], outcome
+        reset(it, mem)
+        alpha0 = first_step_length(g_of(it), it.d)
+
+
+@inner(inline=True)
+def initial_step(interpolate, it):
+    """``methods._quasi_newton.initial_step`` (``rule = "interpolate"`` when ``interpolate``)."""
+    f_prev = it.sc[F_PREV]
+    if not interpolate or math.isnan(f_prev):
+        return 1.0
+    return interpolated_step(it.sc[F], f_prev, dot(g_of(it), it.d))
+
+
+@inner(inline=True)
+def _trial_step(it, interpolate):
+    if it.ic[FRESH] != 0:
+        return first_step_length(g_of(it), it.d)
+    return initial_step(interpolate, it)
+
+
+# ------------------------------------------------------------------ L-BFGS
+# fo[FO_METHOD] = curvature_eps; io[IO_METHOD] = m, io[IO_METHOD + 1] = 1 for "interpolate".
+@inner
+def lbfgs_sizes(n, io):
+    m = io[IO_METHOD]
+    return 2 * (m + 1) * n + 3 * (m + 1), m + 2
+
+
+@inner
+def lbfgs_memory(n, io, wf, wi):
+    m = io[IO_METHOD]
+    c = m + 1
+    S = wf[0 : c * n].reshape((c, n))
+    Y = wf[c * n : 2 * c * n].reshape((c, n))
+    o = 2 * c * n
+    return S, Y, wf[o : o + c], wf[o + c : o + 2 * c], wf[o + 2 * c : o + 3 * c], wi[0:m], wi[m : m + 2]
+
+
+@inner
+def lbfgs_init(ev, it, mem, fo, io):
+    S, Y, rho, yy, a, ring, count_m = mem
+    rho[:] = 0.0
+    yy[:] = 0.0
+    a[:] = 0.0
+    ring[:] = 0
+    count_m[0] = 0
+    count_m[1] = io[IO_METHOD]
+    neg_into(it.d, g_of(it))
+    it.ic[FRESH] = 1
+    return CONTINUE
+
+
+@inner(inline=True)
+def lbfgs_reset(it, mem):
+    mem[6][0] = 0
+    neg_into(it.d, g_of(it))
+    it.ic[FRESH] = 1
+
+
+@inner(inline=True)
+def lbfgs_step(ev, it, mem, fo, io):
+    S, Y, rho, yy, a, ring, count_m = mem
+    alpha0 = _trial_step(it, io[IO_METHOD + 1] != 0)
+    alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, lbfgs_reset, fo, io)
+    if status != CONTINUE:
+        return status, alpha, 0.0, 0.0
+    lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, count_m, x_of(it), x_new_of(it), g_of(it), g_new_of(it),
+                                   it.d, fo[FO_METHOD])
+    it.ic[FRESH] = 1 if count_m[0] == 0 else 0
+    return accept_step(it, f_new, alpha)
+
+
+# ------------------------------------------------------------------ BFGS
+# fo[FO_METHOD] = curvature_eps; io[IO_METHOD] = 1 for "interpolate", io[IO_METHOD + 1] = scale_h0.
+@inner
+def bfgs_sizes(n, io):
+    return n * n + 4 * n, 1
+
+
+@inner
+def bfgs_memory(n, io, wf, wi):
+    return wf[0 : n * n].reshape((n, n)), wf[n * n : n * n + 4 * n].reshape((4, n))
+
+
+@inner
+def _identity_inplace(H):
+    H[:, :] = 0.0
+    for i in range(H.shape[0]):
+        H[i, i] = 1.0
+
+
+@inner(inline=True)
+def bfgs_reset(it, mem):
+    _identity_inplace(mem[0])
+    neg_into(it.d, g_of(it))
+    it.ic[FRESH] = 1
+
+
+@inner
+def bfgs_init(ev, it, mem, fo, io):
+    bfgs_reset(it, mem)
+    return CONTINUE
+
+
+@inner(inline=True)
+def bfgs_step(ev, it, mem, fo, io):
+    H, w = mem
+    alpha0 = _trial_step(it, io[IO_METHOD] != 0)
+    alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, bfgs_reset, fo, io)
+    if status != CONTINUE:
+        return status, alpha, 0.0, 0.0
+    scale = it.ic[FRESH] != 0 and io[IO_METHOD + 1] != 0
+    bfgs_update_direction_inplace(H, x_of(it), x_new_of(it), g_of(it), g_new_of(it), it.d,
+                                  w[0], w[1], w[2], w[3], scale, fo[FO_METHOD])
+    it.ic[FRESH] = 0
+    return accept_step(it, f_new, alpha)
+
+
+# ------------------------------------------------------------------ Newton
+# fo[FO_METHOD] = beta.  wi[0] = 1 while H holds the Hessian at the current point.
+@inner
+def newton_sizes(n, io):
+    return n * n, 1
+
+
+@inner
+def newton_memory(n, io, wf, wi):
+    return wf[0 : n * n].reshape((n, n)), wi[0:1]
+
+
+@inner
+def _all_finite_2d(H):
+    for i in range(H.shape[0]):
+        if not all_finite(H[i]):
+            return False
+    return True
+
+
+@inner
+def newton_init(ev, it, mem, fo, io):
+    H, have = mem
+    hessian_into(ev, x_of(it), H)
+    if ev.ints[ERR] != 0:
+        return EVALUATION_ERROR
+    if not _all_finite_2d(H):
+        return START_H_NOT_FINITE
+    have[0] = 1
+    it.ic[FRESH] = 0
+    return CONTINUE
+
+
+@inner(inline=True)
+def newton_reset(it, mem):
+    neg_into(it.d, g_of(it))
+    it.ic[FRESH] = 1
+
+
+@inner(inline=True)
+def newton_step(ev, it, mem, fo, io):
+    H, have = mem
+    if have[0] == 0:
+        hessian_into(ev, x_of(it), H)
+    have[0] = 0
+    if not _all_finite_2d(H):
+        return NOT_FINITE, 0.0, 0.0, 0.0
+    tau = newton_direction_into(it.d, H, g_of(it), fo[FO_METHOD])
+    fresh = tau < 0.0
+    it.ic[FRESH] = 1 if fresh else 0
+    alpha0 = first_step_length(g_of(it), it.d) if fresh else 1.0
+    alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, newton_reset, fo, io)
+    if status != CONTINUE:
+        return status, alpha, 0.0, 0.0
+    return accept_step(it, f_new, alpha)
+

@@ -1,0 +1,431 @@
+"""The compiled path of minimize(): same iterates as the interpreted path, no recompiles, clear errors.
+
+The oracle for every compiled run is the interpreted run of the same functions (their
+``py_func``): the compiled solver must reproduce its iterates to the last bit, with the
+same counts, status and history.  Answers are also checked against known minima.
+"""
+
+from __future__ import annotations
+
+import math
+from unittest import mock
+
+import numba
+import numpy as np
+import pytest
+
+import nsolve
+from nsolve import Status
+from nsolve.compiled import _dispatch
+from nsolve.compiled._cache import _SaltedCache, source_salt
+from nsolve.compiled._functions import function_addresses
+
+# ---------------------------------------------------------------- objectives (loop-written, cached)
+
+
+@numba.njit(cache=True)
+def rosen(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return s
+
+
+@numba.njit(cache=True)
+def rosen_grad(x):
+    n = x.shape[0]
+    g = np.zeros(n)
+    for i in range(n - 1):
+        t = x[i + 1] - x[i] ** 2
+        g[i] += -400.0 * t * x[i] - 2.0 * (1.0 - x[i])
+        g[i + 1] += 200.0 * t
+    return g
+
+
+@numba.njit(cache=True)
+def rosen_hess(x):
+    n = x.shape[0]
+    H = np.zeros((n, n))
+    for i in range(n - 1):
+        H[i, i] += 1200.0 * x[i] ** 2 - 400.0 * x[i + 1] + 2.0
+        H[i + 1, i + 1] += 200.0
+        H[i, i + 1] = -400.0 * x[i]
+        H[i + 1, i] = -400.0 * x[i]
+    return H
+
+
+@numba.njit(cache=True)
+def quad(x, a):
+    """sum_i a_i (x_i - i)^2: minimum 0 at x_i = i."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += a[i] * (x[i] - i) ** 2
+    return s
+
+
+@numba.njit(cache=True)
+def quad_grad(x, a):
+    g = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        g[i] = 2.0 * a[i] * (x[i] - i)
+    return g
+
+
+@numba.njit(cache=True)
+def quad_hess(x, a):
+    H = np.zeros((x.shape[0], x.shape[0]))
+    for i in range(x.shape[0]):
+        H[i, i] = 2.0 * a[i]
+    return H
+
+
+X0 = np.array([-1.2, 1.0, -1.2, 1.0])
+A = np.array([1.0, 10.0, 100.0])
+
+QUASI_NEWTON = ["bfgs", "lbfgs", "newton"]
+FIRST_ORDER = [
+    ("gd", {"lr": 1e-3}),
+    ("gd", {"lr": 1.0, "line_search": "backtracking"}),
+    ("gd", {"lr": 1.0, "line_search": "strong-wolfe"}),
+    ("sgd", {"lr": 1e-3, "weight_decay": 1e-3, "schedule": "cosine"}),
+    ("momentum", {"lr": 1e-4, "nesterov": True, "momentum": 0.8}),
+    ("nesterov", {"lr": 1e-4}),
+    ("sgdw", {"lr": 1e-4, "dampening": 0.1}),
+    ("adagrad", {"lr": 0.1, "initial_accumulator_value": 0.1, "lr_decay": 0.01}),
+    ("rmsprop", {"lr": 1e-3, "centered": True, "momentum": 0.5}),
+    ("adadelta", {"lr": 1.0}),
+    ("adam", {"lr": 1e-2, "schedule": "step"}),
+    ("amsgrad", {"lr": 1e-2, "decoupled_weight_decay": True, "weight_decay": 1e-3}),
+    ("adamw", {"lr": 1e-2}),
+    ("adamax", {"lr": 1e-2}),
+    ("nadam", {"lr": 1e-2}),
+    ("radam", {"lr": 1e-2, "decoupled_weight_decay": True, "weight_decay": 1e-3}),
+]
+
+
+def _py(func):
+    """A Python function calling the compiled one: the interpreted driver, the same objective code."""
+    return None if func is None else (lambda x, *a: func(x, *a))
+
+
+def _interpreted(f, grad, x0, hess=None, **kw):
+    """The same run through the interpreted driver."""
+    return nsolve.minimize(_py(f), _py(grad), x0, hess=_py(hess), **kw)
+
+
+def _compiled(f, grad, x0, **kw):
+    """A run that must take the compiled path: the interpreted Objective is never built."""
+    with mock.patch("nsolve._api.Objective", side_effect=AssertionError("took the interpreted path")):
+        return nsolve.minimize(f, grad, x0, **kw)
+
+
+def _assert_same_run(res, ref):
+    assert (res.nit, res.nfev, res.njev, res.nhev, res.status) == (ref.nit, ref.nfev, ref.njev, ref.nhev, ref.status)
+    np.testing.assert_array_equal(res.x, ref.x)
+    np.testing.assert_array_equal(res.jac, ref.jac)
+    assert res.fun == ref.fun or (math.isnan(res.fun) and math.isnan(ref.fun))
+    assert (res.success, res.message, res.method) == (ref.success, ref.message, ref.method)
+
+
+# ---------------------------------------------------------------- same iterates as the interpreted path
+
+
+@pytest.mark.parametrize("method", QUASI_NEWTON)
+def test_quasi_newton_matches_interpreted_and_finds_minimum(method):
+    hess = rosen_hess if method == "newton" else None
+    res = _compiled(rosen, rosen_grad, X0, method=method, hess=hess)
+    ref = _interpreted(rosen, rosen_grad, X0, method=method, hess=hess)
+    _assert_same_run(res, ref)
+    assert res.status == Status.GTOL
+    np.testing.assert_allclose(res.x, np.ones(4), atol=1e-5)
+
+
+@pytest.mark.parametrize(("method", "opts"), FIRST_ORDER, ids=[f"{m}-{i}" for i, (m, _) in enumerate(FIRST_ORDER)])
+def test_first_order_matches_interpreted(method, opts):
+    kw = {"method": method, "maxiter": 200, **opts}
+    res = _compiled(rosen, rosen_grad, X0[:2], **kw)
+    ref = _interpreted(rosen, rosen_grad, X0[:2], **kw)
+    _assert_same_run(res, ref)
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {"m": 3, "initial_step": "interpolate"},
+        {"line_search": "backtracking", "c1": 1e-3, "shrink": 0.3},
+        {"line_search": "strong-wolfe", "c2": 0.5, "max_ls": 5},
+        {"maxiter": 7},
+        {"maxfev": 10},
+        {"ftol": 1e-3},
+        {"xtol": 1e-2},
+        {"gtol": 0.0, "patience": 2, "min_delta": 1e-3},
+        {"f_max": 1.0},
+    ],
+)
+def test_options_and_stopping_rules_match_interpreted(opts):
+    res = _compiled(rosen, rosen_grad, X0, method="lbfgs", **opts)
+    ref = _interpreted(rosen, rosen_grad, X0, method="lbfgs", **opts)
+    _assert_same_run(res, ref)
+
+
+@pytest.mark.parametrize("opts", [{"initial_step": "interpolate", "scale_h0": False}, {"curvature_eps": 0.1}])
+def test_bfgs_options_and_hess_inv_match_interpreted(opts):
+    res = _compiled(rosen, rosen_grad, X0, method="bfgs", **opts)
+    ref = _interpreted(rosen, rosen_grad, X0, method="bfgs", **opts)
+    _assert_same_run(res, ref)
+    np.testing.assert_array_equal(res.hess_inv, ref.hess_inv)
+
+
+def test_bfgs_reproduces_scipys_iteration_and_hess_inv():
+    """With scale_h0=False and the interpolated first step, BFGS is scipy's BFGS iteration."""
+    from scipy.optimize import minimize as sp_minimize
+
+    x0 = np.array([3.0, -2.0, 5.0])
+    res = _compiled(quad, quad_grad, x0, method="bfgs", args=(A,), scale_h0=False, initial_step="interpolate")
+    ref = sp_minimize(quad.py_func, x0, jac=quad_grad.py_func, args=(A,), method="BFGS")
+    assert (res.nit, res.nfev) == (ref.nit, ref.nfev)
+    np.testing.assert_allclose(res.x, ref.x, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.hess_inv, ref.hess_inv, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs", "newton", "gd", "adam"])
+def test_args_vector_reaches_the_objective(method):
+    kw = {"method": method, "args": (A,)}
+    if method == "newton":
+        kw["hess"] = quad_hess
+    if method in ("gd", "adam"):
+        kw.update(lr=1e-3 if method == "gd" else 0.1, maxiter=3000)
+    res = _compiled(quad, quad_grad, np.zeros(3), **kw)
+    ref = _interpreted(quad, quad_grad, np.zeros(3), **kw)
+    _assert_same_run(res, ref)
+    np.testing.assert_allclose(res.x, [0.0, 1.0, 2.0], atol=1e-3)
+
+
+def test_history_matches_interpreted_except_time():
+    res = _compiled(rosen, rosen_grad, X0, method="lbfgs", history=True)
+    ref = _interpreted(rosen, rosen_grad, X0, method="lbfgs", history=True)
+    assert set(res.history) == set(ref.history)
+    for key in ("nit", "f", "gnorm", "alpha", "nfev", "njev", "nhev"):
+        np.testing.assert_array_equal(res.history[key], ref.history[key])
+        assert res.history[key].dtype == ref.history[key].dtype
+    t = res.history["time"]
+    assert t.shape == ref.history["time"].shape and np.all(np.diff(t) >= 0.0) and t[0] >= 0.0
+
+
+def test_time_limit_is_checked_compiled():
+    res = _compiled(rosen, rosen_grad, X0, method="lbfgs", time_limit=1e-12)
+    assert res.status == Status.TIME_LIMIT and res.nit == 0
+
+
+# ---------------------------------------------------------------- failures: best point, same status
+
+
+@numba.njit(cache=True)
+def cliff(x):
+    """A descent direction into a region where f is NaN (x_0 > 1)."""
+    if x[0] > 1.0:
+        return np.nan
+    return -x[0] + 0.5 * x[1] ** 2
+
+
+@numba.njit(cache=True)
+def cliff_grad(x):
+    return np.array([-1.0, x[1]])
+
+
+@pytest.mark.parametrize(("method", "opts"), [("lbfgs", {}), ("gd", {"lr": 0.6}), ("adam", {"lr": 0.5})])
+def test_non_finite_values_stop_like_the_interpreted_path(method, opts):
+    res = _compiled(cliff, cliff_grad, np.array([0.0, 1.0]), method=method, maxiter=50, **opts)
+    ref = _interpreted(cliff, cliff_grad, np.array([0.0, 1.0]), method=method, maxiter=50, **opts)
+    _assert_same_run(res, ref)
+    assert np.isfinite(res.fun) and res.x[0] <= 1.0
+
+
+# ---------------------------------------------------------------- which path runs
+
+
+def test_python_callback_history_and_disp_fall_back_to_the_interpreted_path(capsys):
+    seen = []
+    res = nsolve.minimize(rosen, rosen_grad, X0, method="lbfgs", callback=lambda xk: seen.append(xk.copy()))
+    ref = _compiled(rosen, rosen_grad, X0, method="lbfgs")
+    _assert_same_run(res, ref)
+    assert len(seen) == res.nit
+    nsolve.minimize(rosen, rosen_grad, X0, method="lbfgs", disp=True)
+    assert "iter" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        ({"grad": None}, "grad is not a Numba function"),
+        ({"method": "newton-cg"}, "no compiled driver"),
+        ({"method": "newton"}, "needs hess"),
+        ({"args": (1.0, 2.0)}, "args must be"),
+    ],
+)
+def test_compiled_reason_names_what_needs_the_interpreted_path(kw, reason):
+    from nsolve._driver import StopRules
+
+    call = {"method": "lbfgs", "f": rosen, "grad": rosen_grad, "hess": None, "hessp": None, "callback": None,
+            "disp": False, "args": (), "rules": StopRules(), "history": False, **kw}
+    assert reason in _dispatch.compiled_reason(**call)
+
+
+@numba.njit(cache=True)
+def rosen_fused(x):
+    return rosen(x), rosen_grad(x)
+
+
+def test_fused_and_finite_difference_gradients_run_interpreted_with_the_same_answer():
+    ref = _compiled(rosen, rosen_grad, X0, method="bfgs")
+    fused = nsolve.minimize(rosen_fused, True, X0, method="bfgs")
+    _assert_same_run(fused, ref)
+    fd = nsolve.minimize(rosen, None, X0, method="bfgs")
+    assert fd.success
+    np.testing.assert_allclose(fd.x, np.ones(4), atol=1e-4)
+
+
+# ---------------------------------------------------------------- compile once, share across objectives
+
+
+def test_a_new_objective_does_not_recompile_the_solver():
+    from nsolve.compiled._driver import solve_lbfgs
+
+    _compiled(rosen, rosen_grad, X0, method="lbfgs")
+    signatures = list(solve_lbfgs.signatures)
+    misses = sum(solve_lbfgs.stats.cache_misses.values())
+
+    @numba.njit
+    def f_new(x):
+        return np.sum((x - 3.0) ** 2)
+
+    @numba.njit
+    def g_new(x):
+        return 2.0 * (x - 3.0)
+
+    res = _compiled(f_new, g_new, np.zeros(5), method="lbfgs")
+    np.testing.assert_allclose(res.x, 3.0)
+    assert solve_lbfgs.signatures == signatures and len(signatures) == 1
+    assert sum(solve_lbfgs.stats.cache_misses.values()) == misses
+
+
+def test_solver_cache_key_is_salted_with_the_sources():
+    from nsolve.compiled._driver import solve_lbfgs
+
+    assert isinstance(solve_lbfgs._cache, _SaltedCache)
+    assert len(source_salt()) == 64
+    sig = solve_lbfgs.signatures[0] if solve_lbfgs.signatures else None
+    if sig is not None:
+        key = solve_lbfgs._cache._index_key(sig, solve_lbfgs.targetctx.codegen())
+        assert key[-1] == source_salt()
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@numba.njit
+def two_params(x, a):
+    return x[0] * a[0]
+
+
+@numba.njit
+def returns_array(x):
+    return x * 2.0
+
+
+@numba.njit
+def grad_wrong_length(x):
+    return np.zeros(x.shape[0] + 1)
+
+
+@numba.njit
+def grad_2d(x):
+    return np.zeros((2, 2))
+
+
+@numba.njit
+def nan_at_start(x):
+    return np.nan
+
+
+@numba.njit
+def grad_inf(x):
+    return np.full(x.shape[0], np.inf)
+
+
+@numba.njit
+def hess_nan(x):
+    return np.full((x.shape[0], x.shape[0]), np.nan)
+
+
+@numba.njit
+def hess_wrong_shape(x):
+    return np.zeros((x.shape[0], 1))
+
+
+def test_wrong_signature_is_a_clear_type_error_naming_the_function():
+    with pytest.raises(TypeError, match=r"f \(the Numba function 'two_params'\) must have the signature f\(x\)"):
+        nsolve.minimize(two_params, rosen_grad, X0)
+    with pytest.raises(TypeError, match=r"f \(the Numba function 'returns_array'\).*-> float"):
+        nsolve.minimize(returns_array, rosen_grad, X0)
+    with pytest.raises(TypeError, match=r"grad \(the Numba function 'grad_2d'\).*\(n,\) float64 array"):
+        nsolve.minimize(rosen, grad_2d, X0)
+    with pytest.raises(TypeError, match=r"f \(the Numba function 'rosen'\) must have the signature f\(x, a\)"):
+        nsolve.minimize(rosen, rosen_grad, X0, args=(A,))
+
+
+def test_wrong_shapes_and_non_finite_starts_raise_the_interpreted_errors():
+    cases = [
+        ({"f": rosen, "grad": grad_wrong_length}, ValueError,
+         r"grad must return an array of shape \(4,\); got shape \(5,\)"),
+        ({"f": nan_at_start, "grad": rosen_grad}, ValueError, "f must be finite at x0"),
+        ({"f": rosen, "grad": grad_inf}, ValueError, "grad must be finite at x0"),
+        ({"f": rosen, "grad": rosen_grad, "method": "newton", "hess": hess_nan}, ValueError,
+         "hess must be finite at x0"),
+        ({"f": rosen, "grad": rosen_grad, "method": "newton", "hess": hess_wrong_shape}, ValueError,
+         r"hess must return an array of shape \(4, 4\)"),
+    ]
+    for kw, exc, msg in cases:
+        f, g = kw.pop("f"), kw.pop("grad")
+        with pytest.raises(exc, match=msg):
+            nsolve.minimize(f, g, X0, **kw)
+        with pytest.raises(exc, match=msg.split(";")[0]):
+            nsolve.minimize(_py(f), _py(g), X0, **{k: (_py(v) if k == "hess" else v) for k, v in kw.items()})
+
+
+@numba.njit("f8(f8[:])")
+def f_explicit_any_layout(x):
+    return (x[0] - 1.0) ** 2 + (x[1] + 2.0) ** 2
+
+
+@numba.njit("f8[:](f8[:])")
+def g_explicit_any_layout(x):
+    return np.array([2.0 * (x[0] - 1.0), 2.0 * (x[1] + 2.0)])
+
+
+@numba.njit("f8(f8[::1])")
+def f_explicit_c(x):
+    return (x[0] - 1.0) ** 2 + (x[1] + 2.0) ** 2
+
+
+@numba.njit("f8[:](f8[::1])")
+def g_explicit_c(x):
+    return np.array([2.0 * (x[0] - 1.0), 2.0 * (x[1] + 2.0)])
+
+
+def test_explicit_signatures_run_compiled_when_they_match_else_interpreted():
+    res = _compiled(f_explicit_c, g_explicit_c, np.zeros(2), method="bfgs")
+    np.testing.assert_allclose(res.x, [1.0, -2.0], atol=1e-6)
+    res2 = nsolve.minimize(f_explicit_any_layout, g_explicit_any_layout, np.zeros(2), method="bfgs")
+    _assert_same_run(res2, res)
+    from nsolve._driver import StopRules
+
+    reason = _dispatch.compiled_reason("bfgs", f_explicit_any_layout, g_explicit_any_layout, None, None, None, False,
+                                       (), StopRules(), False)
+    assert "explicit signatures" in reason
+
+
+def test_function_addresses_are_memoized_per_signature():
+    a1 = function_addresses(rosen, "f", False)
+    assert function_addresses(rosen, "f", False) == a1
+    assert all(isinstance(v, int) and v > 0 for v in a1)

@@ -1,0 +1,276 @@
+"""minimize_many and multistart: per-problem results equal single solves, parallel == serial, clear errors.
+
+Oracles: single-problem ``nsolve.minimize`` runs of the same functions (the batch must
+reproduce each of them exactly), closed-form least-squares fits (numpy lstsq) and the
+closed-form minima of a tilted double well.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+import nsolve
+from nsolve import Status
+
+# ---------------------------------------------------------------- objectives
+
+
+@numba.njit(cache=True)
+def rosen(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return s
+
+
+@numba.njit(cache=True)
+def rosen_grad(x):
+    n = x.shape[0]
+    g = np.zeros(n)
+    for i in range(n - 1):
+        t = x[i + 1] - x[i] ** 2
+        g[i] += -400.0 * t * x[i] - 2.0 * (1.0 - x[i])
+        g[i + 1] += 200.0 * t
+    return g
+
+
+@numba.njit(cache=True)
+def rosen_hess(x):
+    n = x.shape[0]
+    H = np.zeros((n, n))
+    for i in range(n - 1):
+        H[i, i] += 1200.0 * x[i] ** 2 - 400.0 * x[i + 1] + 2.0
+        H[i + 1, i + 1] += 200.0
+        H[i, i + 1] = -400.0 * x[i]
+        H[i + 1, i] = -400.0 * x[i]
+    return H
+
+
+# A linear least-squares fit per data row: a = (t_1..t_m, y_1..y_m), model y = c0 + c1 t + c2 t^2.
+M = 12
+T = np.linspace(-1.0, 1.0, M)
+
+
+@numba.njit(cache=True)
+def fit_f(c, a):
+    m = a.shape[0] // 2
+    s = 0.0
+    for i in range(m):
+        t = a[i]
+        r = c[0] + c[1] * t + c[2] * t * t - a[m + i]
+        s += 0.5 * r * r
+    return s
+
+
+@numba.njit(cache=True)
+def fit_g(c, a):
+    m = a.shape[0] // 2
+    g = np.zeros(3)
+    for i in range(m):
+        t = a[i]
+        r = c[0] + c[1] * t + c[2] * t * t - a[m + i]
+        g[0] += r
+        g[1] += r * t
+        g[2] += r * t * t
+    return g
+
+
+@numba.njit(cache=True)
+def well(x):
+    """(x^2 - 1)^2 + 0.3 x: local minimum near +0.96, global near -1.04."""
+    return (x[0] ** 2 - 1.0) ** 2 + 0.3 * x[0]
+
+
+@numba.njit(cache=True)
+def well_grad(x):
+    return np.array([4.0 * x[0] * (x[0] ** 2 - 1.0) + 0.3])
+
+
+@numba.njit(cache=True)
+def log_barrier(x, a):
+    """-log(a_0 - x_0) + x_0^2: not finite for x_0 >= a_0."""
+    if x[0] >= a[0]:
+        return np.inf
+    return -np.log(a[0] - x[0]) + x[0] ** 2
+
+
+@numba.njit(cache=True)
+def log_barrier_grad(x, a):
+    return np.array([1.0 / (a[0] - x[0]) + 2.0 * x[0]])
+
+
+def _starts(K, n=2, seed=0):
+    return np.random.default_rng(seed).uniform(-2.0, 2.0, size=(K, n))
+
+
+def _fit_data(K, seed=1):
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(K, 3))
+    Y = C[:, [0]] + C[:, [1]] * T + C[:, [2]] * T**2 + 0.01 * rng.normal(size=(K, M))
+    return np.hstack([np.broadcast_to(T, (K, M)), Y])
+
+
+# ---------------------------------------------------------------- each problem = its single solve
+
+
+@pytest.mark.parametrize(("method", "kw"), [("lbfgs", {}), ("bfgs", {}), ("newton", {"hess": rosen_hess}),
+                                             ("gd", {"lr": 1e-3, "maxiter": 300}),
+                                             ("adam", {"lr": 0.05, "maxiter": 300})])
+def test_each_problem_equals_its_single_solve(method, kw):
+    X0 = _starts(7)
+    res = nsolve.minimize_many(rosen, rosen_grad, X0, method=method, **kw)
+    for k in range(X0.shape[0]):
+        ref = nsolve.minimize(rosen, rosen_grad, X0[k], method=method, **kw)
+        np.testing.assert_array_equal(res.x[k], ref.x)
+        np.testing.assert_array_equal(res.jac[k], ref.jac)
+        assert res.fun[k] == ref.fun
+        assert (res.nit[k], res.nfev[k], res.njev[k], res.nhev[k], res.status[k]) == (
+            ref.nit, ref.nfev, ref.njev, ref.nhev, ref.status)
+        assert res.success[k] == ref.success
+    assert res.n_success == int(res.success.sum())
+    assert res.x.shape == X0.shape and res.status.dtype == np.int64
+
+
+def test_per_problem_args_fit_each_row_like_least_squares():
+    K = 40
+    data = _fit_data(K)
+    res = nsolve.minimize_many(fit_f, fit_g, np.zeros((K, 3)), args=data, method="bfgs", gtol=1e-8)
+    V = np.vander(T, 3, increasing=True)
+    expected = np.linalg.lstsq(V, data[:, M:].T, rcond=None)[0].T
+    assert np.all(res.status == Status.GTOL)
+    np.testing.assert_allclose(res.x, expected, atol=1e-7)
+
+
+def test_args_forms_agree_shared_vector_list_and_2d():
+    data = _fit_data(5)
+    X0 = np.zeros((5, 3))
+    full = nsolve.minimize_many(fit_f, fit_g, X0, args=data)
+    as_list = nsolve.minimize_many(fit_f, fit_g, X0, args=list(data))
+    np.testing.assert_array_equal(full.x, as_list.x)
+    shared = nsolve.minimize_many(fit_f, fit_g, X0, args=data[2])
+    np.testing.assert_array_equal(shared.x, np.broadcast_to(full.x[2], (5, 3)))
+
+
+def test_one_and_two_threads_give_identical_results():
+    X0 = _starts(200, n=3, seed=4)
+    one = nsolve.minimize_many(rosen, rosen_grad, X0, threads=1)
+    two = nsolve.minimize_many(rosen, rosen_grad, X0, threads=min(2, numba.config.NUMBA_NUM_THREADS))
+    for key in ("x", "fun", "jac", "nit", "nfev", "njev", "status"):
+        np.testing.assert_array_equal(one[key], two[key])
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored
+
+
+def test_each_problem_has_its_own_status():
+    # problem 1 starts where f is not finite; problem 2 hits maxiter; the others converge
+    A = np.array([[1.0], [0.5], [3.0]])
+    X0 = np.array([[0.0], [0.7], [-50.0]])
+    res = nsolve.minimize_many(log_barrier, log_barrier_grad, X0, args=A, method="gd", lr=1e-3, maxiter=50)
+    assert res.status[1] == Status.NOT_FINITE
+    np.testing.assert_array_equal(res.x[1], X0[1])
+    assert res.status[2] == Status.MAXITER and res.nit[2] == 50
+    ok = nsolve.minimize_many(log_barrier, log_barrier_grad, X0[[0]], args=A[[0]])
+    assert ok.status[0] == Status.GTOL
+    # f' = 1/(1 - x) + 2x = 0  <=>  2x^2 - 2x - 1 = 0: the root below 1 is x = (1 - sqrt 3) / 2
+    np.testing.assert_allclose(ok.x[0, 0], (1.0 - np.sqrt(3.0)) / 2.0, atol=1e-6)
+
+
+def test_python_functions_run_one_after_the_other_with_the_same_answers():
+    X0 = _starts(4)
+    compiled = nsolve.minimize_many(rosen, rosen_grad, X0, method="bfgs")
+    python = nsolve.minimize_many(lambda x: rosen(x), lambda x: rosen_grad(x), X0, method="bfgs")
+    for key in ("x", "fun", "nit", "nfev", "status"):
+        np.testing.assert_array_equal(compiled[key], python[key])
+
+
+def test_method_without_compiled_driver_runs_sequentially():
+    res = nsolve.minimize_many(rosen, rosen_grad, _starts(3), method="newton-cg")
+    assert np.all(res.success)
+    np.testing.assert_allclose(res.x, 1.0, atol=1e-4)
+
+
+@numba.njit(cache=True)
+def raises_far_out(x):
+    if x[0] > 5.0:
+        raise ValueError("x is too large")
+    return (x[0] - 10.0) ** 2
+
+
+@numba.njit(cache=True)
+def raises_far_out_grad(x):
+    return np.array([2.0 * (x[0] - 10.0)])
+
+
+def test_an_exception_in_the_objective_reaches_the_caller():
+    with pytest.raises(ValueError, match="x is too large"):
+        nsolve.minimize_many(raises_far_out, raises_far_out_grad, np.zeros((8, 1)))
+    with pytest.raises(ValueError, match="x is too large"):
+        nsolve.minimize(raises_far_out, raises_far_out_grad, np.zeros(1))
+
+
+# ---------------------------------------------------------------- multistart
+
+
+def test_multistart_returns_the_global_minimum_of_a_tilted_double_well():
+    roots = np.roots([4.0, 0.0, -4.0, 0.3]).real  # stationary points of the well
+    x_global = roots.min()
+    best = nsolve.multistart(well, well_grad, np.linspace(-2.0, 2.0, 21).reshape(-1, 1))
+    np.testing.assert_allclose(best.x[0], x_global, atol=1e-6)
+    assert best.fun == best.all_fun.min()
+    assert best.best_index == int(np.argmin(best.all_fun))
+    assert best.n_starts == 21 and best.n_success == 21 and best.success
+    assert best.total_nfev == int(np.sum(nsolve.minimize_many(well, well_grad, np.linspace(-2.0, 2.0, 21)
+                                                                 .reshape(-1, 1)).nfev))
+    # from the right-hand starts alone only the local minimum is found
+    right = nsolve.multistart(well, well_grad, np.array([[0.5], [1.5]]))
+    np.testing.assert_allclose(right.x[0], roots.max(), atol=1e-6)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("X0", "exc", "msg"),
+    [
+        (np.zeros(3), ValueError, r"X0 must be 2-D, one starting point per row .* shape \(3,\)"),
+        (np.zeros((2, 2, 2)), ValueError, "X0 must be 2-D"),
+        (np.zeros((0, 2)), ValueError, "at least one row"),
+        (np.array([[1.0, np.nan]]), ValueError, "row 0 contains inf or NaN"),
+        (np.zeros((2, 2), dtype=complex), TypeError, "X0 must be real"),
+        ("abc", TypeError, "X0 must be a 2-D array of real numbers"),
+    ],
+)
+def test_bad_starts(X0, exc, msg):
+    with pytest.raises(exc, match=msg):
+        nsolve.minimize_many(rosen, rosen_grad, X0)
+
+
+def test_bad_args():
+    X0 = np.zeros((3, 3))
+    with pytest.raises(ValueError, match="args has 2 rows but X0 has 3"):
+        nsolve.minimize_many(fit_f, fit_g, X0, args=np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"args\[1\] has 3 entries but args\[0\] has 4"):
+        nsolve.minimize_many(fit_f, fit_g, X0, args=[np.zeros(4), np.zeros(3), np.zeros(4)])
+    with pytest.raises(ValueError, match="args has 2 entries but X0 has 3 rows"):
+        nsolve.minimize_many(fit_f, fit_g, X0, args=[np.zeros(4), np.zeros(4)])
+    with pytest.raises(TypeError, match=r"args\[0\] must be a 1-D array"):
+        nsolve.minimize_many(fit_f, fit_g, X0, args=[np.zeros((2, 2))] * 3)
+    with pytest.raises(ValueError, match="args must be 1-D"):
+        nsolve.minimize_many(fit_f, fit_g, X0, args=np.zeros((3, 2, 2)))
+    with pytest.raises(ValueError, match="multistart: args must be one 1-D vector"):
+        nsolve.multistart(fit_f, fit_g, X0, args=np.zeros((3, 4)))
+
+
+def test_bad_threads_options_and_signatures():
+    X0 = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="threads must be between 1 and"):
+        nsolve.minimize_many(rosen, rosen_grad, X0, threads=0)
+    with pytest.raises(TypeError, match="threads must be an int"):
+        nsolve.minimize_many(rosen, rosen_grad, X0, threads=1.5)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['bogus'\]"):
+        nsolve.minimize_many(rosen, rosen_grad, X0, bogus=1)
+    with pytest.raises(ValueError, match="unknown method"):
+        nsolve.minimize_many(rosen, rosen_grad, X0, method="nope")
+    with pytest.raises(TypeError, match=r"f \(the Numba function 'rosen'\) must have the signature f\(x, a\)"):
+        nsolve.minimize_many(rosen, rosen_grad, X0, args=np.zeros((2, 3)))
