@@ -37,6 +37,10 @@ def check_callable(value, name: str, *, allow_none: bool = False) -> None:
 
 
 def check_real(value, name: str) -> float:
+    if type(value) is float:  # the common case, without the ABC isinstance machinery
+        if value != value:
+            raise ValueError(f"{name} must not be NaN")
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
     value = float(value)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 from nsolve._validation import check_int, check_interval, check_positive
@@ -159,6 +160,9 @@ LineSearch = StrongWolfe | Backtracking | FixedStep
 def make_line_search(spec=None, default: str = "strong-wolfe", **params) -> LineSearch:
     """Return a line-search object from a name, an instance, a class or ``None``.
 
+    The searches are frozen dataclasses, so the one built for a name and scalar parameters
+    is kept and shared by later calls (``minimize`` pays the validation once).
+
     Parameters
     ----------
     spec : str, StrongWolfe, Backtracking, FixedStep, type or None
@@ -180,6 +184,21 @@ def make_line_search(spec=None, default: str = "strong-wolfe", **params) -> Line
     """
     if spec is None:
         spec = default
+    if isinstance(spec, str):
+        try:
+            return _make_named(spec, tuple(sorted(params.items())))
+        except TypeError as exc:  # unhashable parameter values: build without the cache
+            if "unhashable" not in str(exc):
+                raise
+    return _make(spec, default, params)
+
+
+@lru_cache(maxsize=256)
+def _make_named(spec: str, items: tuple) -> LineSearch:
+    return _make(spec, spec, dict(items))
+
+
+def _make(spec, default, params) -> LineSearch:
     if isinstance(spec, str):
         key = spec.strip().lower().replace("_", "-").replace(" ", "-")
         if key not in SEARCHES:

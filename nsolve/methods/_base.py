@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any, NamedTuple
 
 
@@ -70,8 +71,18 @@ class MethodSpec:
     reports_step: bool = True
     configure: Callable[..., Any] | None = None
 
-    def option_names(self) -> list[str]:
-        return [f.name for f in fields(self.options)]
+    def option_names(self) -> tuple[str, ...]:
+        return _option_names(self.options)
 
     def option_defaults(self) -> dict[str, Any]:
-        return {f.name: f.default for f in fields(self.options)}
+        return dict(_option_defaults(self.options))
+
+
+@cache
+def _option_names(options_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(options_type))
+
+
+@cache
+def _option_defaults(options_type: type) -> tuple[tuple[str, Any], ...]:
+    return tuple((f.name, f.default) for f in fields(options_type))
