@@ -247,19 +247,23 @@ def rosen_loop(steps: int, repeat: int) -> tuple[str, dict]:
     times = interleaved_times(fns, repeat=repeat, warmup=1)
     base = times["article loop, NumPy gradient"]
     rows = [[k, f"{t / steps * 1e6:.2f}", f"{base / t:.2f}"] for k, t in times.items()]
-    best = times["nsolve.minimize, fused compiled f+grad (grad=True)"]
+    nsolve_keys = ["nsolve.minimize, compiled f and grad", "nsolve.minimize, fused compiled f+grad (grad=True)"]
+    best_key = min(nsolve_keys, key=lambda k: times[k])
+    best = times[best_key]
     same_grad = times["article loop, same compiled gradient"]
     body = (f"2-D Rosenbrock from (-1.2, 1), Adam lr = 1e-3, {steps} steps, whole loop (f and gradient "
             f"evaluations included; minimize also evaluates f every step, tracks the best point and runs "
-            f"the stopping tests). Median of {repeat} interleaved repeats.\n\n"
+            f"the stopping tests). Median of {repeat} interleaved repeats.  With separate Numba f and grad, "
+            f"`minimize` runs the whole loop compiled (the compiled path, docs/compiled.md); with grad=True "
+            f"(a fused f+grad) it runs the interpreted driver.\n\n"
             + md_table(["loop", "us / step", "speed-up vs article loop (NumPy gradient)"], rows)
-            + f"\n\n`minimize` vs the article loop: **{base / best:.2f}x** (NumPy gradient), "
-              f"**{same_grad / best:.2f}x** (same compiled gradient); target >= 3x. "
-              f"The update kernel itself is not the limit: the compiled loop does a step in "
-              f"{times['compiled loop around the same kernel (for scale)'] / steps * 1e6:.2f} us. "
-              f"What remains is the interpreted driver's per-step cost (objective wrapper: copy, "
-              f"shape and value checks, counting; best-point copies; stopping tests; one kernel "
-              f"dispatch of ~0.6 us), which only a compiled driver loop removes.")
+            + f"\n\n`minimize` ({best_key}) vs the article loop: **{base / best:.2f}x** (NumPy gradient), "
+              f"**{same_grad / best:.2f}x** (same compiled gradient); target >= 3x: "
+              + ("met" if base / best >= 3 else "**NOT met**") + ". "
+              f"The compiled loop around the same kernel alone does a step in "
+              f"{times['compiled loop around the same kernel (for scale)'] / steps * 1e6:.2f} us; the "
+              f"interpreted driver (grad=True) pays the objective wrapper, the best-point bookkeeping, "
+              f"the stopping tests and a kernel dispatch on every step.")
     return body, {k: t / steps for k, t in times.items()} | {
         "speedup_numpy_grad": base / best, "speedup_same_grad": same_grad / best}
 
