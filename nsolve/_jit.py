@@ -4,6 +4,11 @@ All array kernels are compiled with :func:`kernel`: nopython, ``cache=True`` (th
 cache, so a second process does not pay the compile), ``nogil=True`` and no ``fastmath``
 (results must match the interpreted reference rules to rounding).  Functions that take a
 user callable are never cached (Numba cannot cache a dispatcher argument).
+
+One documented exception: the logistic-regression kernels (:mod:`nsolve.models._logistic_kernels`)
+compile their row dot products with ``fastmath={"reassoc"}`` only, so that LLVM vectorises
+the reductions; this changes the summation order (rounding), never the math, and those
+results are tested against references to a tolerance, not bit for bit.
 """
 
 from __future__ import annotations

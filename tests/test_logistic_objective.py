@@ -144,6 +144,49 @@ def test_hessp_matches_finite_difference_of_gradient(kind, layout):
         np.testing.assert_allclose(H @ v, hv, rtol=1e-11, atol=1e-12 * np.abs(hv).max())
 
 
+def reference_grad(obj: LogisticObjective, w) -> np.ndarray:
+    """Gradient written from the formula: X~^T (s * (prob - onehot(y))) plus the penalty."""
+    X = dense_of(obj)
+    coef, b = obj.unpack(w)
+    Z = X @ coef.T + b
+    s, y = obj.sample_weight, obj.y_encoded
+    if obj.multinomial:
+        R = np.exp(Z - logsumexp(Z, axis=1, keepdims=True))
+        R[np.arange(len(y)), y] -= 1.0
+    else:
+        R = (1.0 / (1.0 + np.exp(-Z[:, 0])) - y)[:, None]
+    R *= s[:, None]
+    G = R.T @ X + coef / obj.C
+    return np.concatenate([G.ravel(), R.sum(axis=0)]) if obj.fit_intercept else G.ravel()
+
+
+@pytest.mark.parametrize("p", [1, 3, 13, 70, 130])
+@pytest.mark.parametrize("layout", ["C64", "C32", "F64"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_dense_pass_every_row_length(p, layout, n_classes):
+    # row lengths for every super-row width of the C-order gradient (4, 2, 1 rows) and a
+    # row count that is not a multiple of any block or super-row size
+    X, y = make_data(n=1237, p=p, n_classes=n_classes, seed=p)
+    sw = np.random.default_rng(p).uniform(0.0, 2.0, X.shape[0])
+    obj = logistic_objective(as_layout(X, layout), y, 0.9, sample_weight=sw)
+    w = random_point(obj, seed=p, scale=0.3)
+    f, g = obj.fg(w)
+    assert f == pytest.approx(reference_f(obj, w), rel=1e-12)
+    np.testing.assert_allclose(g, reference_grad(obj, w), rtol=1e-10, atol=1e-10 * np.abs(g).max())
+    rows = np.random.default_rng(1).integers(0, X.shape[0], 700)
+    fb, gb = obj.batch_fg(w, rows)
+    sub = logistic_objective(as_layout(X[rows], layout), y[rows], 0.9, sample_weight=sw[rows],
+                             multinomial=obj.multinomial)
+    scale = X.shape[0] / rows.shape[0]
+    pen = 0.5 / obj.C * np.sum(obj.unpack(w)[0] ** 2)
+    if sub.n_classes == obj.n_classes:
+        assert fb == pytest.approx(scale * (reference_f(sub, w) - pen) + pen, rel=1e-12)
+        coef = obj.unpack(w)[0].ravel() / obj.C
+        g_pen = np.concatenate([coef, np.zeros(obj.n_params - obj.n_coef)])
+        g_ref = scale * (reference_grad(sub, w) - g_pen) + g_pen
+        np.testing.assert_allclose(gb, g_ref, rtol=1e-10, atol=1e-10 * np.abs(g_ref).max())
+
+
 @pytest.mark.parametrize("layout", ["C64", "CSR64"])
 def test_binary_hessian_equals_weighted_gram(layout):
     obj = build("binary", layout, fit_intercept=True, weighted=True)
@@ -154,6 +197,19 @@ def test_binary_hessian_equals_weighted_gram(layout):
     ref = X1.T @ (D[:, None] * X1)
     ref[np.arange(obj.n_features), np.arange(obj.n_features)] += 1.0 / obj.C
     np.testing.assert_allclose(obj.hess(w), ref, rtol=1e-12, atol=1e-13 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("kind", ["binary", "multinomial"])
+@pytest.mark.parametrize("layout", ["C64", "F32"])
+def test_hessian_compiled_and_blas_paths_agree(kind, layout, monkeypatch):
+    obj = build(kind, layout, fit_intercept=True, weighted=True, n=83, p=6)
+    w = random_point(obj)
+    H_compiled = obj.hess(w)
+    monkeypatch.setattr(logistic_module, "_HESS_COMPILED_MAX_WORK", 0)
+    monkeypatch.setattr(logistic_module, "_HESS_BLOCK_ELEMS", 50)  # several row blocks
+    H_blas = obj.hess(w)
+    np.testing.assert_allclose(H_blas, H_compiled, rtol=1e-12, atol=1e-13 * np.abs(H_compiled).max())
+    np.testing.assert_array_equal(H_blas, H_blas.T)
 
 
 def test_csr_with_duplicate_and_unsorted_indices():

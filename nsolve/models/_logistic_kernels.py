@@ -50,14 +50,24 @@ Speed: one read of ``X``
 A fused pass reads each row of ``X`` from memory once.  Rows are processed in blocks of
 :func:`block_rows` rows (about 128 KB, so the block stays in the core's L2 cache): the
 block's margins, then its loss terms (a vectorised loop over the block), then its gradient
-contributions, re-reading the block from cache.  Dot products (:func:`_dot`, :func:`_sum`,
-:func:`_sdot`, :func:`_col_dot`) are the only kernels compiled with a floating-point flag:
-``fastmath={"reassoc"}``, which lets LLVM split a sum over several SIMD lanes (without it a
-dot product is a chain of dependent scalar additions, three times slower than the memory
-read it is fused with).  No other fast-math liberty is taken (no ``nnan``/``ninf``, no
-approximate functions, no contraction); the result is a correctly rounded sum in a
-different, fixed order: deterministic for a given machine and chunking, and within the
-usual :math:`O(p\,\epsilon) \sum |x_j w_j|` bound of any summation order.
+contributions, re-reading the block from cache (rows too short to fill a vector loop are
+taken two or four at a time as one contiguous run, :func:`_block_grad`).  Blocks are
+addressed through slices: an index computed at run time needs a negative-index check that
+keeps LLVM from vectorising the loop around it.
+
+Sums and dot products (:func:`_dot`, :func:`_sum`, :func:`_dot4x4`, :func:`_sdot`,
+:func:`_col_dot`) are the only kernels compiled with a
+floating-point flag: ``fastmath={"reassoc"}``, which lets LLVM split a sum over several
+SIMD lanes (without it a dot product is a chain of dependent scalar additions, three times
+slower than the memory read it is fused with).  No other fast-math liberty is taken (no
+``nnan``/``ninf``, no approximate functions, no contraction); the result is a correctly
+rounded sum in a different, fixed order: deterministic for a given machine and chunking,
+and within the usual :math:`O(p\,\epsilon) \sum |x_j w_j|` bound of any summation order.
+
+Dense Hessians (:func:`binary_hess_dense`, :func:`multi_hess_pairs_dense`) transpose row
+blocks into scratch columns and form every entry as a dot product of two columns, four by
+four (:func:`_dot4x4`, a register tile); they replace BLAS, whose per-call cost and
+threads dominate small and medium problems (and stall on a busy machine).
 
 Layouts and parallelism
 -----------------------
@@ -94,6 +104,8 @@ from nsolve.models._elementary import exp_nonpos, log1p_unit
 _BLOCK = 1024
 #: Elements of ``X`` per row block of the C-order and CSR workers (128 KB of float64).
 _BLOCK_ELEMS = 16384
+#: Rows per transposed block of the compiled dense Hessians.
+_HESS_ROWS = 2048
 
 #: Reductions may be reassociated (split over SIMD lanes); nothing else is relaxed.
 _reduction = kernel(fastmath={"reassoc"})
@@ -127,11 +139,11 @@ def _binary_terms_block(zb, sy, lb, db, nb):
         sgn = 1.0 if syt >= 0.0 else -1.0
         m = sgn * zb[t]
         e = exp_nonpos(-abs(m))
-        ope = 1.0 + e
+        inv = 1.0 / (1.0 + e)
         lb[t] = s * (max(-m, 0.0) + log1p_unit(e))
         num = e if m >= 0.0 else 1.0
-        zb[t] = -syt * (num / ope)
-        db[t] = s * (e / (ope * ope))
+        zb[t] = -syt * (num * inv)
+        db[t] = s * ((e * inv) * inv)
 
 
 @kernel
@@ -180,6 +192,90 @@ def _sum(a, n):
     for t in range(n):
         s += a[t]
     return s
+
+
+@_reduction
+def _dot4x4(x0, x1, x2, x3, a0, a1, a2, a3):
+    """The 16 dot products ``x_i . a_j`` in one sweep (a 4 x 4 register tile: 8 loads per
+    16 multiply-adds per SIMD step)."""
+    s00 = 0.0
+    s01 = 0.0
+    s02 = 0.0
+    s03 = 0.0
+    s10 = 0.0
+    s11 = 0.0
+    s12 = 0.0
+    s13 = 0.0
+    s20 = 0.0
+    s21 = 0.0
+    s22 = 0.0
+    s23 = 0.0
+    s30 = 0.0
+    s31 = 0.0
+    s32 = 0.0
+    s33 = 0.0
+    for t in range(x0.shape[0]):
+        u0 = x0[t]
+        u1 = x1[t]
+        u2 = x2[t]
+        u3 = x3[t]
+        v0 = a0[t]
+        v1 = a1[t]
+        v2 = a2[t]
+        v3 = a3[t]
+        s00 += u0 * v0
+        s01 += u0 * v1
+        s02 += u0 * v2
+        s03 += u0 * v3
+        s10 += u1 * v0
+        s11 += u1 * v1
+        s12 += u1 * v2
+        s13 += u1 * v3
+        s20 += u2 * v0
+        s21 += u2 * v1
+        s22 += u2 * v2
+        s23 += u2 * v3
+        s30 += u3 * v0
+        s31 += u3 * v1
+        s32 += u3 * v2
+        s33 += u3 * v3
+    return (s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
+
+
+@kernel
+def _gram_upper(DT, AT, start, m, a_lo, a_hi, H, packed, hp):
+    r"""Add :math:`\sum_{t < m} DT[a, t]\, AT[b, start + t]` for ``a_lo <= a < a_hi``, ``a <= b < q``:
+    into ``H[a, b]``, or, when ``packed``, into ``hp[tri(a, b)]`` (row-major upper triangle of
+    a ``q x q`` matrix).  Full 4 x 4 tiles use :func:`_dot4x4`, the edges :func:`_dot`."""
+    q = AT.shape[0]
+    for a0 in range(a_lo, a_hi, 4):
+        na = min(4, a_hi - a0)
+        for b0 in range(a0, q, 4):
+            nbb = min(4, q - b0)
+            if na == 4 and nbb == 4:
+                tile = _dot4x4(DT[a0][:m], DT[a0 + 1][:m], DT[a0 + 2][:m], DT[a0 + 3][:m],
+                               AT[b0][start : start + m], AT[b0 + 1][start : start + m],
+                               AT[b0 + 2][start : start + m], AT[b0 + 3][start : start + m])
+                for i in range(4):
+                    a = a0 + i
+                    row = a * q - a * (a - 1) // 2 - a
+                    for j in range(4):
+                        b = b0 + j
+                        if b >= a:
+                            if packed:
+                                hp[row + b] += tile[4 * i + j]
+                            else:
+                                H[a, b] += tile[4 * i + j]
+            else:
+                for i in range(na):
+                    a = a0 + i
+                    row = a * q - a * (a - 1) // 2 - a
+                    for b in range(max(a, b0), b0 + nbb):
+                        v = _dot(DT[a][:m], AT[b][start : start + m], 0)
+                        if packed:
+                            hp[row + b] += v
+                        else:
+                            H[a, b] += v
 
 
 @kernel
@@ -236,6 +332,109 @@ def _col_dot(xc, rows, use_rows, start, nb, r):
 
 
 @kernel
+def super_rows(p):
+    """Rows per super-row of :func:`_block_grad` for rows of ``p`` entries: 4, 2 or 1
+    (measured on AVX-512: the select per entry costs less than a short row's scalar tail
+    up to about 128 entries)."""
+    if p <= 12:
+        return 4
+    if p <= 128:
+        return 2
+    return 1
+
+
+@kernel
+def _block_margins(Xb, w, b, zb):
+    """``zb[t] = b + Xb[t] . w[:p]`` for every row of the block ``Xb``."""
+    for t in range(Xb.shape[0]):
+        zb[t] = b + _dot(Xb[t], w, 0)
+
+
+@kernel
+def _block_grad(Xb, r, GA, R):
+    r"""Add :math:`\sum_t r_t x_t` for the rows of the C-contiguous block ``Xb`` into ``GA``.
+
+    Short rows make a loop over one row too short to vectorise, so rows are taken ``R`` at a
+    time (``R = super_rows(p)``): ``R`` consecutive rows are one contiguous run of ``R p``
+    entries, and ``GA`` (length ``R p``) accumulates ``r_{t(k)} x_k`` over the run, the
+    residual picked per entry by comparisons that compile to vector blends.  The caller
+    folds the ``R`` slices of ``GA`` with :func:`_fold`.  ``R = 1``: an ``axpy`` of four rows
+    at a time.
+    """
+    nb, p = Xb.shape
+    if R == 1:
+        # four rows per sweep over GA: a quarter of the accumulator loads and stores
+        n4 = nb - nb % 4
+        for t in range(0, n4, 4):
+            _axpy4(GA, r[t], Xb[t], r[t + 1], Xb[t + 1], r[t + 2], Xb[t + 2], r[t + 3], Xb[t + 3])
+        for t in range(n4, nb):
+            _daxpy(GA, 0, r[t], Xb[t])
+        return
+    M = R * p
+    nsr = nb // R
+    Xf = Xb.reshape(nb * p)
+    p1 = p
+    p2 = 2 * p
+    p3 = 3 * p
+    p4 = 4 * p
+    p5 = 5 * p
+    p6 = 6 * p
+    p7 = 7 * p
+    for sr in range(nsr):
+        seg = Xf[sr * M : (sr + 1) * M]
+        rs = r[sr * R : (sr + 1) * R]
+        if R == 2:
+            r0 = rs[0]
+            r1 = rs[1]
+            for k in range(M):
+                GA[k] += (r0 if k < p1 else r1) * seg[k]
+        elif R == 4:
+            r0 = rs[0]
+            r1 = rs[1]
+            r2 = rs[2]
+            r3 = rs[3]
+            for k in range(M):
+                rr = r0 if k < p1 else (r1 if k < p2 else (r2 if k < p3 else r3))
+                GA[k] += rr * seg[k]
+        else:
+            r0 = rs[0]
+            r1 = rs[1]
+            r2 = rs[2]
+            r3 = rs[3]
+            r4 = rs[4]
+            r5 = rs[5]
+            r6 = rs[6]
+            r7 = rs[7]
+            for k in range(M):
+                lo4 = r0 if k < p1 else (r1 if k < p2 else (r2 if k < p3 else r3))
+                hi4 = r4 if k < p5 else (r5 if k < p6 else (r6 if k < p7 else r7))
+                GA[k] += (lo4 if k < p4 else hi4) * seg[k]
+    for t in range(nsr * R, nb):
+        _daxpy(GA, 0, r[t], Xb[t])
+
+
+@kernel
+def _axpy4(g, a0, x0, a1, x1, a2, x2, a3, x3):
+    """``g[j] += (a0 x0[j] + a1 x1[j]) + (a2 x2[j] + a3 x3[j])`` for ``j < len(x0)``."""
+    for j in range(x0.shape[0]):
+        g[j] += (a0 * x0[j] + a1 * x1[j]) + (a2 * x2[j] + a3 * x3[j])
+
+
+@kernel
+def _fold(GA, R, p, g, off):
+    """``g[off:off+p] += sum_t GA[t p:(t+1) p]`` over the ``R`` slices."""
+    for t in range(R):
+        _daxpy(g, off, 1.0, GA[t * p : (t + 1) * p])
+
+
+@kernel
+def _gather_rows(X, rb, Xg):
+    """``Xg[t] = X[rb[t]]`` for ``t < len(rb)`` (a contiguous copy of a mini-batch block)."""
+    for t in range(rb.shape[0]):
+        Xg[t] = X[rb[t]]
+
+
+@kernel
 def _row_index(rows, use_rows, k):
     if use_rows:
         return rows[k]
@@ -274,34 +473,54 @@ def binary_fg_dense(X, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_gra
     Adds :math:`\sum_k s_i (\sigma(z_i) - y_i) [x_i, 1]` (``i = rows[k]`` if ``use_rows``
     else ``k``) into ``g`` when ``need_grad``, writes :math:`d_i = s_i \sigma(1-\sigma)` into
     ``state[i]`` when ``want_state`` and returns :math:`\sum_k s_i \ell_i`.  Each block of
-    rows is read from memory once (margins), then from cache (gradient).
+    rows is read from memory once (margins), then from cache (gradient); mini-batch rows are
+    first gathered into a contiguous block.  Blocks are addressed by slices so that no row
+    index needs a negative-index check (which would keep the loops scalar).
     """
     p = X.shape[1]
     b = w[p] if fit_intercept else 0.0
     bmax = block_rows(p)
+    R = super_rows(p)
     zb = np.empty(bmax)
     sy = np.empty(bmax)
     lb = np.empty(bmax)
     db = np.empty(bmax)
+    GA = np.zeros(R * p)
+    Xg = np.empty((bmax if use_rows else 0, p), dtype=X.dtype)
     loss = 0.0
     gb = 0.0
-    start = lo
-    while start < hi:
+    for start in range(lo, hi, bmax):
         nb = min(bmax, hi - start)
-        for t in range(nb):
-            zb[t] = b + _dot(X[_row_index(rows, use_rows, start + t)], w, 0)
-        _gather_labels(y, sw, rows, use_rows, start, nb, sy)
+        if use_rows:
+            rb = rows[start : start + nb]
+            _gather_rows(X, rb, Xg)
+            Xb = Xg[:nb]
+            for t in range(nb):
+                sy[t] = sw[rb[t]] * (2.0 * y[rb[t]] - 1.0)
+        else:
+            Xb = X[start : start + nb]
+            yb = y[start : start + nb]
+            sb = sw[start : start + nb]
+            for t in range(nb):
+                sy[t] = sb[t] * (2.0 * yb[t] - 1.0)
+        _block_margins(Xb, w, b, zb)
         _binary_terms_block(zb, sy, lb, db, nb)
         loss += _sum(lb, nb)
         if want_state:
-            _scatter_state(db, rows, use_rows, start, nb, state)
+            if use_rows:
+                for t in range(nb):
+                    state[rb[t]] = db[t]
+            else:
+                st = state[start : start + nb]
+                for t in range(nb):
+                    st[t] = db[t]
         if need_grad:
-            for t in range(nb):
-                _daxpy(g, 0, zb[t], X[_row_index(rows, use_rows, start + t)])
+            _block_grad(Xb, zb, GA, R)
             gb += _sum(zb, nb)
-        start += nb
-    if fit_intercept and need_grad:
-        g[p] += gb
+    if need_grad:
+        _fold(GA, R, p, g, 0)
+        if fit_intercept:
+            g[p] += gb
     return loss
 
 
@@ -428,10 +647,12 @@ def binary_hessp_dense(X, d, v, fit_intercept, lo, hi, out):
     r"""Add :math:`\sum_{i \in lo:hi} d_i (\tilde x_i^T v)\, \tilde x_i` into ``out``."""
     p = X.shape[1]
     vb = v[p] if fit_intercept else 0.0
+    Xs = X[lo:hi]
+    ds = d[lo:hi]
     ob = 0.0
-    for i in range(lo, hi):
-        x = X[i]
-        c = d[i] * (_dot(x, v, 0) + vb)
+    for t in range(hi - lo):
+        x = Xs[t]
+        c = ds[t] * (_dot(x, v, 0) + vb)
         _daxpy(out, 0, c, x)
         ob += c
     if fit_intercept:
@@ -511,6 +732,80 @@ def binary_hessp_csr_par(indptr, indices, data, d, v, fit_intercept, G):
 
 
 @kernel
+def _transpose_block(Xs, fit_intercept, AT):
+    """``AT[j, :m] = Xs[:, j]`` (and a row of ones for the intercept), float64."""
+    m, p = Xs.shape
+    for j in range(p):
+        a = AT[j]
+        for t in range(m):
+            a[t] = Xs[t, j]
+    if fit_intercept:
+        a = AT[p]
+        for t in range(m):
+            a[t] = 1.0
+
+
+@kernel
+def _gram_rows(AT, DT, m, a0, a1, H):
+    """``H[a, b] += DT[a, :m] . AT[b, :m]`` for ``a0 <= a < a1``, ``b >= a``."""
+    _gram_upper(DT, AT, 0, m, a0, a1, H, False, H[0])
+
+
+@kernel
+def _scale_columns(AT, c, m, DT):
+    """``DT[a, :m] = c[:m] * AT[a, :m]`` for every column ``a``."""
+    for a in range(AT.shape[0]):
+        src = AT[a]
+        dst = DT[a]
+        for t in range(m):
+            dst[t] = c[t] * src[t]
+
+
+@kernel
+def binary_hess_dense(X, d, fit_intercept, lo, hi, H):
+    r"""Add the upper triangle of :math:`\sum_{i \in lo:hi} d_i \tilde x_i \tilde x_i^T` into ``H``
+    for dense ``X`` (any layout), without BLAS (a BLAS product costs more in calls and
+    threads than in flops for small problems, and its threads stall on a busy machine).
+
+    Blocks of up to ``_HESS_ROWS`` rows are transposed into scratch columns
+    :math:`A_{:,a}` (and :math:`D A_{:,a}`), so each entry
+    :math:`H_{ab} = (D A_{:,a})^T A_{:,b}` is one long vectorised dot product.
+    """
+    p = X.shape[1]
+    q = p + (1 if fit_intercept else 0)
+    w = min(_HESS_ROWS, max(hi - lo, 1))
+    AT = np.empty((q, w))
+    DT = np.empty((q, w))
+    for start in range(lo, hi, _HESS_ROWS):
+        m = min(_HESS_ROWS, hi - start)
+        _transpose_block(X[start : start + m], fit_intercept, AT)
+        _scale_columns(AT, d[start : start + m], m, DT)
+        _gram_rows(AT, DT, m, 0, q, H)
+
+
+@parallel_kernel
+def binary_hess_dense_par(X, d, fit_intercept, n_chunks, H):
+    """:func:`binary_hess_dense` over all rows with the rows of ``H`` split over ``n_chunks``
+    threads (equal areas of the triangle); each thread transposes the row blocks itself and
+    writes its own rows of ``H``."""
+    p = X.shape[1]
+    q = p + (1 if fit_intercept else 0)
+    n = X.shape[0]
+    w = min(_HESS_ROWS, max(n, 1))
+    for c in prange(n_chunks):
+        # row a has q - a entries: split the triangle area evenly
+        a0 = q - int(np.sqrt(q * q * (n_chunks - c) / n_chunks))
+        a1 = q - int(np.sqrt(q * q * (n_chunks - c - 1) / n_chunks))
+        AT = np.empty((q, w))
+        DT = np.empty((q, w))
+        for start in range(0, n, _HESS_ROWS):
+            m = min(_HESS_ROWS, n - start)
+            _transpose_block(X[start : start + m], fit_intercept, AT)
+            _scale_columns(AT, d[start : start + m], m, DT)
+            _gram_rows(AT, DT, m, a0, a1, H)
+
+
+@kernel
 def binary_hess_csr(indptr, indices, data, d, fit_intercept, lo, hi, H):
     r"""Add the upper triangle of :math:`\sum_{i \in lo:hi} d_i \tilde x_i \tilde x_i^T` for CSR ``X``.
 
@@ -567,34 +862,46 @@ def multi_fg_dense(
     :math:`s_i(\pi_{ik} - [y_i = k]) x_i` into ``g[k*p:(k+1)*p]`` (and the intercept part into
     ``g[K*p + k]``), writes :math:`\pi_i` into ``state[i]`` when ``want_state`` and returns
     the weighted loss sum.  Each row is read from memory once and used from cache for its
-    ``K`` margins and ``K`` gradient updates.
+    ``K`` margins and ``K`` gradient updates (blocks addressed by slices, mini-batch rows
+    gathered, as in :func:`binary_fg_dense`).
     """
     p = X.shape[1]
     K = n_classes
     kp = K * p
+    bmax = block_rows(p)
     z = np.empty(K)
     prob = np.empty(K)
+    Xg = np.empty((bmax if use_rows else 0, p), dtype=X.dtype)
     loss = 0.0
-    for k in range(lo, hi):
-        i = _row_index(rows, use_rows, k)
-        s = sw[i]
-        x = X[i]
-        for c in range(K):
-            z[c] = _dot(x, w, c * p)
-            if fit_intercept:
-                z[c] += w[kp + c]
-        yi = y[i]
-        loss += s * softmax_terms(z, yi, prob)
-        if want_state:
+    for start in range(lo, hi, bmax):
+        nb = min(bmax, hi - start)
+        if use_rows:
+            rb = rows[start : start + nb]
+            _gather_rows(X, rb, Xg)
+            Xb = Xg[:nb]
+        else:
+            rb = rows[:0]
+            Xb = X[start : start + nb]
+        for t in range(nb):
+            i = rb[t] if use_rows else start + t
+            s = sw[i]
+            x = Xb[t]
             for c in range(K):
-                state[i, c] = prob[c]
-        if need_grad:
-            prob[yi] -= 1.0
-            for c in range(K):
-                r = s * prob[c]
-                _daxpy(g, c * p, r, x)
+                z[c] = _dot(x, w, c * p)
                 if fit_intercept:
-                    g[kp + c] += r
+                    z[c] += w[kp + c]
+            yi = y[i]
+            loss += s * softmax_terms(z, yi, prob)
+            if want_state:
+                for c in range(K):
+                    state[i, c] = prob[c]
+            if need_grad:
+                prob[yi] -= 1.0
+                for c in range(K):
+                    r = s * prob[c]
+                    _daxpy(g, c * p, r, x)
+                    if fit_intercept:
+                        g[kp + c] += r
     return loss
 
 
@@ -739,8 +1046,10 @@ def multi_hessp_dense(X, sw, P, v, fit_intercept, lo, hi, out):
     K = P.shape[1]
     kp = K * p
     u = np.empty(K)
-    for i in range(lo, hi):
-        x = X[i]
+    Xs = X[lo:hi]
+    for t in range(hi - lo):
+        i = lo + t
+        x = Xs[t]
         pu = 0.0
         for c in range(K):
             uc = _dot(x, v, c * p)
@@ -843,6 +1152,135 @@ def multi_hessp_csr_par(indptr, indices, data, sw, P, v, fit_intercept, G):
     for c in prange(nc):
         lo, hi = _chunk_bounds(m, nc, c)
         multi_hessp_csr(indptr, indices, data, sw, P, v, fit_intercept, lo, hi, G[c])
+
+
+@kernel
+def row_outer_upper(X, lo, hi, fit_intercept, O):
+    r"""Write the upper triangle of :math:`\tilde x_i \tilde x_i^T` (row-major, ``a <= b``) of
+    the rows ``lo:hi`` of dense ``X`` into ``O[i - lo]`` (``T = q(q+1)/2`` entries, ``q = p + 1``
+    with an intercept); float64 whatever ``X``'s dtype."""
+    p = X.shape[1]
+    q = p + (1 if fit_intercept else 0)
+    x = np.empty(q)
+    for i in range(lo, hi):
+        for j in range(p):
+            x[j] = X[i, j]
+        if fit_intercept:
+            x[p] = 1.0
+        o = O[i - lo]
+        t = 0
+        for a in range(q):
+            xa = x[a]
+            for b in range(a, q):
+                o[t + b - a] = xa * x[b]
+            t += q - a
+
+
+@kernel
+def _pair_coefficients(ss, Ps, k, l, m, c):
+    """``c[t] = s_t (pi_tk delta_kl - pi_tk pi_tl)`` for ``t < m``."""
+    for t in range(m):
+        v = -ss[t] * Ps[t, k] * Ps[t, l]
+        if l == k:
+            v += ss[t] * Ps[t, k]
+        c[t] = v
+
+
+@parallel_kernel
+def multi_hess_pairs_dense(X, sw, P, fit_intercept, parallel, HP):
+    r"""Add every distinct multinomial Hessian entry into ``HP`` without BLAS.
+
+    ``HP[pair(k, l), tri(a, b)] += \sum_i c_{ikl} \tilde x_{ia} \tilde x_{ib}`` for ``k <= l``,
+    ``a <= b`` (row-major upper-triangle orders), with
+    :math:`c_{ikl} = s_i(\pi_{ik}\delta_{kl} - \pi_{ik}\pi_{il})`: the layout of
+    ``Cm^T O`` in :meth:`LogisticObjective.hess`.  ``[X, 1]`` is transposed once (a copy of
+    ``X``'s size), so every entry is a long vectorised dot product; class pairs run in
+    parallel when ``parallel`` (each writes its own row of ``HP``).
+    """
+    p = X.shape[1]
+    n = X.shape[0]
+    K = P.shape[1]
+    q = p + (1 if fit_intercept else 0)
+    n_pairs = K * (K + 1) // 2
+    kk = np.empty(n_pairs, dtype=np.int64)
+    ll = np.empty(n_pairs, dtype=np.int64)
+    t = 0
+    for k in range(K):
+        for l in range(k, K):
+            kk[t] = k
+            ll[t] = l
+            t += 1
+    AT = np.empty((q, n))
+    _transpose_block(X, fit_intercept, AT)
+    w = min(_HESS_ROWS, max(n, 1))
+    if parallel:
+        for pr in prange(n_pairs):
+            _pair_all_rows(AT, sw, P, kk[pr], ll[pr], w, HP[pr])
+    else:
+        for pr in range(n_pairs):
+            _pair_all_rows(AT, sw, P, kk[pr], ll[pr], w, HP[pr])
+
+
+@kernel
+def _pair_all_rows(AT, sw, P, k, l, w, hp):
+    """Entries of class pair ``(k, l)`` over all rows, ``w`` rows at a time."""
+    q, n = AT.shape
+    c = np.empty(w)
+    DT = np.empty((q, w))
+    for start in range(0, n, w):
+        m = min(w, n - start)
+        _pair_coefficients(sw[start : start + m], P[start : start + m], k, l, m, c)
+        for a in range(q):
+            src = AT[a][start : start + m]  # contiguous 1-D slices keep the loops vectorised
+            dst = DT[a]
+            for t in range(m):
+                dst[t] = c[t] * src[t]
+        _gram_upper(DT, AT, start, m, 0, q, DT, True, hp)
+
+
+@kernel
+def multi_hess_scatter(HP, K, p, fit_intercept, H):
+    """Fill the full multinomial Hessian ``H`` from its distinct entries ``HP`` (layout of
+    :func:`multi_hess_pairs_dense`); parameter ``(k, a)`` is ``k p + a`` for a weight and
+    ``K p + k`` for an intercept (``a = p``)."""
+    q = p + (1 if fit_intercept else 0)
+    kp = K * p
+    pair = 0
+    for k in range(K):
+        for l in range(k, K):
+            hp = HP[pair]
+            tri = 0
+            for a in range(q):
+                ia_k = k * p + a if a < p else kp + k
+                ia_l = l * p + a if a < p else kp + l
+                for b in range(a, q):
+                    ib_k = k * p + b if b < p else kp + k
+                    ib_l = l * p + b if b < p else kp + l
+                    v = hp[tri]
+                    H[ia_k, ib_l] = v
+                    H[ib_l, ia_k] = v
+                    H[ib_k, ia_l] = v
+                    H[ia_l, ib_k] = v
+                    tri += 1
+            pair += 1
+
+
+@kernel
+def multi_pair_coefficients(sw, P, lo, hi, Cm):
+    r"""``Cm[i - lo, pair(k, l)] = s_i (\pi_{ik} \delta_{kl} - \pi_{ik} \pi_{il})`` for ``k <= l``
+    (pairs in row-major upper-triangle order)."""
+    K = P.shape[1]
+    for i in range(lo, hi):
+        s = sw[i]
+        t = 0
+        for k in range(K):
+            pk = P[i, k]
+            for l in range(k, K):
+                c = -s * pk * P[i, l]
+                if l == k:
+                    c += s * pk
+                Cm[i - lo, t] = c
+                t += 1
 
 
 # --------------------------------------------------------------------------------------

@@ -70,6 +70,10 @@ _HESS_CSR_KERNELS = {
 
 #: Rows per block when a dense Hessian is formed with BLAS (bounds the scratch memory).
 _HESS_BLOCK_ELEMS = 1 << 20
+#: Dense Hessians with at most this many multiply-adds (binary n q^2, multinomial
+#: n q1(q1+1)/2 K(K+1)/2) use a compiled loop instead of BLAS: below it the BLAS call (and
+#: its threads, which stall on a busy machine) cost more than the flops.
+_HESS_COMPILED_MAX_WORK = 5e8
 
 
 def _n_chunks(work: int, m: int) -> int:
@@ -122,9 +126,14 @@ def _as_design(X):
     else:
         Xa = np.ascontiguousarray(Xa)
         layout = "C"
-    if Xa.size and not np.all(np.isfinite(Xa)):
+    if Xa.size and not _all_finite(Xa):
         raise ValueError("X must be finite; it contains inf or NaN")
     return Xa, layout
+
+
+def _all_finite(A: np.ndarray) -> bool:
+    """True when every entry of the float array ``A`` is finite."""
+    return bool(np.isfinite(A).all())
 
 
 def _check_labels(y, n_samples: int) -> np.ndarray:
@@ -147,6 +156,22 @@ def _check_labels(y, n_samples: int) -> np.ndarray:
             if v is None or (isinstance(v, numbers.Real) and not math.isfinite(float(v))):
                 raise ValueError(f"y must not contain None, NaN or inf; found {v!r}")
     return y
+
+
+def _encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(y, return_inverse=True)``, in O(n) for integer labels of small range."""
+    if y.dtype.kind in "iu" and y.size:
+        lo, hi = int(y.min()), int(y.max())
+        if hi - lo <= 4 * y.size + 1024:
+            yy = y.astype(np.int64) - lo if lo else y
+            present = np.bincount(yy, minlength=hi - lo + 1) > 0
+            classes = (np.flatnonzero(present) + lo).astype(y.dtype)
+            code = np.cumsum(present) - 1
+            return classes, code[yy]
+    try:
+        return np.unique(y, return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(f"y labels must be mutually comparable (sortable): {exc}") from None
 
 
 def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
@@ -425,6 +450,15 @@ class LogisticObjective:
 
     def _hess_dense_binary(self) -> np.ndarray:
         q = self.n_params
+        work = self.n_samples * q * q / 2
+        if work <= _HESS_COMPILED_MAX_WORK:
+            U = np.zeros((q, q))
+            nc = _n_chunks(int(work), q)
+            if nc == 1:
+                _k.binary_hess_dense(self.X, self._state, self.fit_intercept, 0, self.n_samples, U)
+            else:
+                _k.binary_hess_dense_par(self.X, self._state, self.fit_intercept, nc, U)
+            return np.triu(U) + np.triu(U, 1).T
         H = np.zeros((q, q))
         sd = np.sqrt(self._state)
         for lo, hi in self._row_blocks(q):
@@ -433,30 +467,29 @@ class LogisticObjective:
         return H
 
     def _hess_dense_multi(self) -> np.ndarray:
-        K, p, kp = self._K, self.n_features, self.n_coef
+        """Multinomial Hessian from its distinct entries ``HP`` (class pairs ``k <= l`` times
+        column pairs ``a <= b``): a compiled loop for small problems, else one BLAS product
+        ``Cm^T O`` of the class-pair coefficients (``n x K(K+1)/2``) and the rows'
+        upper-triangle outer products (``n x q1(q1+1)/2``), half the work of one product per
+        class pair."""
+        K, p = self._K, self.n_features
         q1 = p + (1 if self.fit_intercept else 0)
-        H = np.zeros((self.n_params, self.n_params))
-        P = self._state
-        sw = self.sample_weight
-
-        def idx(k):  # parameter indices of class k: its weights, then its intercept
-            cols = np.arange(k * p, (k + 1) * p)
-            return np.append(cols, kp + k) if self.fit_intercept else cols
-
-        for lo, hi in self._row_blocks(q1 * K):
-            A = self._design_block(lo, hi)
-            Pb, sb = P[lo:hi], sw[lo:hi]
-            for k in range(K):
-                ik = idx(k)
-                for l in range(k, K):
-                    c = -sb * Pb[:, k] * Pb[:, l]
-                    if l == k:
-                        c += sb * Pb[:, k]
-                    M = A.T @ (c[:, None] * A)
-                    il = idx(l)
-                    H[np.ix_(ik, il)] += M
-                    if l != k:
-                        H[np.ix_(il, ik)] += M.T
+        T = q1 * (q1 + 1) // 2
+        n_pairs = K * (K + 1) // 2
+        HP = np.zeros((n_pairs, T))
+        work = self.n_samples * T * n_pairs
+        if work <= _HESS_COMPILED_MAX_WORK:
+            parallel = _n_chunks(work, n_pairs) > 1
+            _k.multi_hess_pairs_dense(self.X, self.sample_weight, self._state, self.fit_intercept, parallel, HP)
+        else:
+            for lo, hi in self._row_blocks(T + n_pairs):
+                O = np.empty((hi - lo, T))
+                _k.row_outer_upper(self.X, lo, hi, self.fit_intercept, O)
+                Cm = np.empty((hi - lo, n_pairs))
+                _k.multi_pair_coefficients(self.sample_weight, self._state, lo, hi, Cm)
+                HP += Cm.T @ O
+        H = np.empty((self.n_params, self.n_params))
+        _k.multi_hess_scatter(HP, K, p, self.fit_intercept, H)
         return H
 
     def _hess_csr(self) -> np.ndarray:
@@ -604,10 +637,7 @@ def logistic_objective(
     if n_features == 0:
         raise ValueError("X must have at least one feature; got 0 columns")
     y = _check_labels(y, n_samples)
-    try:
-        classes, y_encoded = np.unique(y, return_inverse=True)
-    except TypeError as exc:
-        raise TypeError(f"y labels must be mutually comparable (sortable): {exc}") from None
+    classes, y_encoded = _encode_labels(y)
     if classes.shape[0] < 2:
         raise ValueError(f"y must contain at least two classes; got one class: {classes.tolist()!r}")
     if multinomial is None:

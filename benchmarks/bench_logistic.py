@@ -1,0 +1,293 @@
+"""Logistic regression: nsolve.LogisticRegression against scikit-learn, and the fused kernel
+against the memory bound.
+
+Data sets (C = 1): standardised breast cancer (569 x 30, binary), digits (1797 x 64, 10
+classes, raw pixel values 0..16), ``make_classification(100000, 100, random_state=0)`` and
+``make_classification(1000000, 20, random_state=0)``.
+
+1. **Accuracy.**  The reference is the best of scikit-learn's ``lbfgs``, ``newton-cg`` and
+   ``newton-cholesky`` run to ``tol=1e-12`` (``max_iter`` 20000 / 1000 / 1000); every
+   solution is scored with one formula, nsolve's compiled objective in the sum convention
+   :math:`F = \\sum_i \\ell_i + \\|w\\|^2 / (2C)` (scikit-learn's objective times
+   :math:`\\sum_i s_i`).  ``gap = max(F - F_best, 0) / |F_best|``; the coefficient error is
+   ``||w - w_best|| / ||w_best||`` over ``[coef, intercept]``.  Targets for nsolve's default
+   fit: gap <= 1e-9 and coefficient error <= 1e-5.
+2. **Speed.**  ``nsolve.LogisticRegression()`` (defaults) against
+   ``sklearn.linear_model.LogisticRegression(solver=...)`` at its defaults, ``lbfgs`` and
+   ``newton-cholesky``; whole ``fit`` calls (validation included), median of interleaved
+   repeats (nsolve with Numba threads 1 and 2 in the same loop), with BLAS threads 1 or the
+   library default (threadpoolctl, all BLAS libraries).  Target: time ratio <= 0.5 against both, with a gap no
+   larger than each scikit-learn fit's.
+3. **One fused loss + gradient pass** (``LogisticObjective.fg`` at a fixed point, cache
+   cleared) against the time to read ``X`` once, ``X.nbytes / bandwidth``, the bandwidth
+   measured in the same run with ``_common.measure_bandwidth`` (one-core axpy stream) and,
+   when available, ``_common.measure_bandwidths`` (one-core read stream); the larger
+   bandwidth (smaller bound) is used.  Target: within 1.5x.
+4. **First fit in this process** (kernels loaded from Numba's on-disk cache, or compiled if
+   it is cold), per data set.
+
+Usage: ``python benchmarks/bench_logistic.py [--quick] [--no-write]`` (``--quick``: smaller
+synthetic sets, fewer repeats; not for the record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import blas_threads, interleaved_times, md_table, measure_bandwidth, write_section  # noqa: E402
+
+COMMAND = "python benchmarks/bench_logistic.py"
+
+GAP_TARGET = 1e-9
+COEF_TARGET = 1e-5
+TIME_TARGET = 0.5
+FG_TARGET = 1.5
+
+
+def load_data(name: str, quick: bool):
+    from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+    from sklearn.preprocessing import StandardScaler
+
+    if name == "breast-cancer":
+        X, y = load_breast_cancer(return_X_y=True)
+        return StandardScaler().fit_transform(X), y
+    if name == "digits":
+        return load_digits(return_X_y=True)
+    if name == "classif-1e5x100":
+        return make_classification(20000 if quick else 100000, 100, random_state=0)
+    if name == "classif-1e6x20":
+        return make_classification(100000 if quick else 1000000, 20, random_state=0)
+    raise ValueError(name)
+
+
+DATASETS = ["breast-cancer", "digits", "classif-1e5x100", "classif-1e6x20"]
+
+
+def _sk(solver: str, **kw):
+    from sklearn.linear_model import LogisticRegression as SkLR
+
+    return SkLR(C=1.0, solver=solver, **kw)
+
+
+def reference(obj, X, y):
+    """Best tight scikit-learn solution: (F_best, w_best, solver, table rows)."""
+    rows = []
+    best = None
+    tight = {"lbfgs": 20000, "newton-cg": 1000, "newton-cholesky": 1000}
+    with blas_threads(None), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for solver, max_iter in tight.items():
+            t = time.perf_counter()
+            m = _sk(solver, tol=1e-12, max_iter=max_iter).fit(X, y)
+            dt = time.perf_counter() - t
+            w = obj.pack(m.coef_, m.intercept_)
+            F = obj.f(w)
+            rows.append((solver, int(np.max(m.n_iter_)), F, dt, w))
+            if best is None or F < best[0]:
+                best = (F, w, solver)
+    return best, rows
+
+
+def gap_of(obj, w, F_best) -> float:
+    return max(obj.f(w) - F_best, 0.0) / abs(F_best)
+
+
+def coef_err(w, w_best) -> float:
+    return float(np.linalg.norm(w - w_best) / np.linalg.norm(w_best))
+
+
+def fmt(x: float) -> str:
+    return f"{x:.1e}" if x != 0 else "0"
+
+
+def run_dataset(name: str, quick: bool, repeat: int, data: dict) -> dict:
+    import numba
+
+    import nsolve
+    from nsolve.models import logistic_objective
+
+    t = time.perf_counter()
+    X, y = load_data(name, quick)
+    t_data = time.perf_counter() - t
+    obj = logistic_objective(X, y, 1.0)
+    (F_best, w_best, best_solver), ref_rows = reference(obj, X, y)
+    out = {"name": name, "shape": list(X.shape), "n_classes": int(obj.n_classes), "F_best": F_best,
+           "best_solver": best_solver, "t_data": t_data,
+           "reference": [{"solver": r[0], "n_iter": r[1], "F": r[2], "time": r[3]} for r in ref_rows]}
+
+    # first fit in this process: loads (or compiles) the kernels
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    t = time.perf_counter()
+    ours = nsolve.LogisticRegression().fit(X, y)
+    out["first_fit"] = time.perf_counter() - t
+
+    # accuracy of every default fit (BLAS default threads; results do not depend on threads
+    # beyond rounding)
+    w_ours = obj.pack(ours.coef_, ours.intercept_)
+    acc = {"nsolve": {"method": ours.method_, "n_iter": int(ours.n_iter_[0]), "gap": gap_of(obj, w_ours, F_best),
+                      "coef_err": coef_err(w_ours, w_best), "status": int(ours.result_.status)}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for solver in ("lbfgs", "newton-cholesky"):
+            m = _sk(solver).fit(X, y)
+            w = obj.pack(m.coef_, m.intercept_)
+            acc[solver] = {"n_iter": int(np.max(m.n_iter_)), "gap": gap_of(obj, w, F_best),
+                           "coef_err": coef_err(w, w_best)}
+    out["accuracy"] = acc
+
+    # timings: interleaved whole fits; BLAS threads 1 or default; nsolve with Numba threads 1
+    # and 2 in the same loop (scikit-learn does not use Numba)
+    def ours(nthreads):
+        def fit():
+            numba.set_num_threads(min(nthreads, numba.config.NUMBA_NUM_THREADS))
+            return nsolve.LogisticRegression().fit(X, y)
+
+        return fit
+
+    timings = []
+    for blas in (1, None):
+        fns = {
+            "nsolve-1": ours(1),
+            "nsolve-2": ours(2),
+            "lbfgs": lambda: _sk("lbfgs").fit(X, y),
+            "newton-cholesky": lambda: _sk("newton-cholesky").fit(X, y),
+        }
+        with blas_threads(blas), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ts = interleaved_times(fns, repeat=repeat if blas == 1 else max(2, repeat // 2), warmup=1)
+        for nthreads in (1, 2):
+            timings.append({"blas": "1" if blas == 1 else "default", "numba": nthreads,
+                            "nsolve": ts[f"nsolve-{nthreads}"], "lbfgs": ts["lbfgs"],
+                            "newton-cholesky": ts["newton-cholesky"]})
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    out["timings"] = timings
+
+    # one fused loss+gradient pass against the read-X-once bound
+    rng = np.random.default_rng(1)
+    w = 0.1 * rng.standard_normal(obj.n_params)
+    bw_axpy = measure_bandwidth(X.nbytes)
+    bws = {"axpy": bw_axpy}
+    try:
+        from _common import measure_bandwidths
+
+        bws.update({k: v for k, v in measure_bandwidths(X.nbytes).items() if k == "read"})
+    except ImportError:
+        pass
+    bw = max(bws.values())
+    bound = X.nbytes / bw
+
+    def one_pass():
+        obj._cache_w = None
+        obj.fg(w)
+
+    fg = {}
+    for nthreads in (1, 2):
+        numba.set_num_threads(min(nthreads, numba.config.NUMBA_NUM_THREADS))
+        fg[nthreads] = interleaved_times({"fg": one_pass}, repeat=max(repeat, 9), warmup=2)["fg"]
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    out["fg"] = {"bandwidths": bws, "bound": bound, "t1": fg[1], "t2": fg[2], "nbytes": X.nbytes}
+    data[name] = out
+    return out
+
+
+def render(data: dict, load: tuple[str, str]) -> str:
+    parts = []
+    parts.append(
+        "nsolve `LogisticRegression()` at its defaults (`method=\"auto\"`, `tol=1e-7`) against "
+        "scikit-learn's `LogisticRegression(C=1)` at its defaults (`tol=1e-4`, `max_iter=100`). "
+        "Every solution is scored with one formula (nsolve's objective, sum convention); *gap* is "
+        "`max(F - F_best, 0) / |F_best|` against the best of scikit-learn's lbfgs / newton-cg / "
+        "newton-cholesky at `tol=1e-12`, *coef err* is `||w - w_best|| / ||w_best||`. "
+        f"Load average at start / end: {load[0]} / {load[1]} (2 cores shared with other jobs)."
+    )
+    rows = []
+    for d in data.values():
+        a = d["accuracy"]
+        ok = a["nsolve"]["gap"] <= GAP_TARGET and a["nsolve"]["coef_err"] <= COEF_TARGET
+        rows.append([
+            d["name"], "x".join(map(str, d["shape"])), d["best_solver"], a["nsolve"]["method"],
+            a["nsolve"]["n_iter"], fmt(a["nsolve"]["gap"]), fmt(a["nsolve"]["coef_err"]),
+            fmt(a["lbfgs"]["gap"]), fmt(a["lbfgs"]["coef_err"]),
+            fmt(a["newton-cholesky"]["gap"]), fmt(a["newton-cholesky"]["coef_err"]),
+            "yes" if ok else "**no**",
+        ])
+    parts.append("### Accuracy\n\n" + md_table(
+        ["data", "shape", "best sklearn (tight)", "nsolve method", "iters", "nsolve gap", "nsolve coef err",
+         "sk lbfgs gap", "sk lbfgs coef err", "sk newton-chol gap", "sk newton-chol coef err",
+         "gap <= 1e-9 and coef err <= 1e-5"], rows))
+
+    rows = []
+    for d in data.values():
+        a = d["accuracy"]
+        for t in d["timings"]:
+            r1 = t["nsolve"] / t["lbfgs"]
+            r2 = t["nsolve"] / t["newton-cholesky"]
+            closer1 = a["nsolve"]["gap"] <= a["lbfgs"]["gap"]
+            closer2 = a["nsolve"]["gap"] <= a["newton-cholesky"]["gap"]
+            ok = r1 <= TIME_TARGET and r2 <= TIME_TARGET and closer1 and closer2
+            rows.append([
+                d["name"], t["blas"], t["numba"], f"{1e3 * t['nsolve']:.2f}", f"{1e3 * t['lbfgs']:.2f}",
+                f"{1e3 * t['newton-cholesky']:.2f}", f"{r1:.2f}", f"{r2:.2f}",
+                "yes" if (closer1 and closer2) else "**no**", "yes" if ok else "**no**",
+            ])
+    parts.append("### Fit time (ms, median of interleaved repeats)\n\n" + md_table(
+        ["data", "BLAS threads", "Numba threads", "nsolve", "sk lbfgs", "sk newton-chol", "nsolve / lbfgs",
+         "nsolve / newton-chol", "gap <= both", "target met (<= 0.5x both, gap <= both)"], rows))
+
+    rows = []
+    for d in data.values():
+        f = d["fg"]
+        bw = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in f["bandwidths"].items())
+        rows.append([
+            d["name"], f"{f['nbytes'] / 1e6:.1f}", bw, f"{1e3 * f['bound']:.2f}", f"{1e3 * f['t1']:.2f}",
+            f"{f['t1'] / f['bound']:.2f}", f"{1e3 * f['t2']:.2f}", f"{f['t2'] / f['bound']:.2f}",
+        ])
+    parts.append(
+        "### One fused loss + gradient pass against reading X once\n\n"
+        "Bound = `X.nbytes / bandwidth` with the larger of the one-core bandwidths measured in "
+        "this run (GB/s). Target: ratio <= 1.5.\n\n" + md_table(
+            ["data", "X (MB)", "bandwidth (GB/s)", "bound (ms)", "fg, 1 thread (ms)", "ratio", "fg, 2 threads (ms)",
+             "ratio"], rows))
+
+    rows = [[d["name"], f"{1e3 * d['first_fit']:.0f}"] for d in data.values()]
+    parts.append("### First fit in the process (kernels from Numba's on-disk cache)\n\n"
+                 + md_table(["data", "first fit (ms)"], rows))
+    return "\n\n".join(parts)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--only", nargs="*", choices=DATASETS)
+    args = ap.parse_args(argv)
+    load0 = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
+    data: dict = {}
+    for name in args.only or DATASETS:
+        repeat = {"breast-cancer": 15, "digits": 7, "classif-1e5x100": 7, "classif-1e6x20": 3}[name]
+        if args.quick:
+            repeat = max(3, repeat // 3)
+        t = time.perf_counter()
+        run_dataset(name, args.quick, repeat, data)
+        print(f"{name}: {time.perf_counter() - t:.1f} s", flush=True)
+    load1 = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
+    body = render(data, (load0, load1))
+    print(body)
+    if not args.no_write and not args.quick:
+        path = write_section("logistic", "Logistic regression against scikit-learn", COMMAND, body, data)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
