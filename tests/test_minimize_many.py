@@ -10,6 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from numba_objectives import rosen, rosen_grad, rosen_hess  # noqa: F401  (shared test objectives)
 
 import nsolve
 from nsolve import Status
@@ -17,35 +18,6 @@ from nsolve import Status
 # ---------------------------------------------------------------- objectives
 
 
-@numba.njit(cache=True)
-def rosen(x):
-    s = 0.0
-    for i in range(x.shape[0] - 1):
-        s += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-    return s
-
-
-@numba.njit(cache=True)
-def rosen_grad(x):
-    n = x.shape[0]
-    g = np.zeros(n)
-    for i in range(n - 1):
-        t = x[i + 1] - x[i] ** 2
-        g[i] += -400.0 * t * x[i] - 2.0 * (1.0 - x[i])
-        g[i + 1] += 200.0 * t
-    return g
-
-
-@numba.njit(cache=True)
-def rosen_hess(x):
-    n = x.shape[0]
-    H = np.zeros((n, n))
-    for i in range(n - 1):
-        H[i, i] += 1200.0 * x[i] ** 2 - 400.0 * x[i + 1] + 2.0
-        H[i + 1, i + 1] += 200.0
-        H[i, i + 1] = -400.0 * x[i]
-        H[i + 1, i] = -400.0 * x[i]
-    return H
 
 
 # A linear least-squares fit per data row: a = (t_1..t_m, y_1..y_m), model y = c0 + c1 t + c2 t^2.
