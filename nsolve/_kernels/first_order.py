@@ -453,6 +453,31 @@ def adadelta_step_inplace(x, g, v, u, lr, rho, eps, weight_decay):
 # --------------------------------------------------------------------------------------
 
 
+@kernel(inline="always")
+def _decayed_moments(x, g, m, v, i, beta1, beta2, weight_decay, decay, decoupled):
+    """Element ``i`` of the Adam family's shared part, compiled into each kernel.
+
+    Weight decay first: decoupled, :math:`x_i \\leftarrow x_i (1 - \\gamma\\lambda)` (``decay``);
+    coupled, :math:`g_i \\leftarrow g_i + \\lambda x_i`.  Then the moments, in place:
+    :math:`m_i \\leftarrow \\beta_1 m_i + (1-\\beta_1) g_i`,
+    :math:`v_i \\leftarrow \\beta_2 v_i + (1-\\beta_2) g_i^2`.
+
+    Returns ``(x_i, g_i, m_i, v_i)`` after those updates (``x[i]`` itself is not written).
+    """
+    xi = x[i]
+    gi = g[i]
+    if weight_decay != 0.0:
+        if decoupled:
+            xi = xi * decay
+        else:
+            gi += weight_decay * xi
+    mi = beta1 * m[i] + (1.0 - beta1) * gi
+    vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
+    m[i] = mi
+    v[i] = vi
+    return xi, gi, mi, vi
+
+
 @kernel
 def _adam_core_inplace(x, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad):
     """Shared body of Adam / AdamW / AMSGrad (see the public kernels for the math)."""
@@ -462,17 +487,7 @@ def _adam_core_inplace(x, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay,
     step_size = lr / bias_correction1
     decay = 1.0 - lr * weight_decay
     for i in range(x.shape[0]):
-        xi = x[i]
-        gi = g[i]
-        if weight_decay != 0.0:
-            if decoupled:
-                xi = xi * decay
-            else:
-                gi += weight_decay * xi
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
-        m[i] = mi
-        v[i] = vi
+        xi, gi, mi, vi = _decayed_moments(x, g, m, v, i, beta1, beta2, weight_decay, decay, decoupled)
         if amsgrad:
             # max over the *raw* second moment (NaN propagates, as torch.maximum)
             if vi > vmax[i] or vi != vi:
@@ -674,17 +689,7 @@ def nadam_step_inplace(
     coef_mom = lr * mu_next / (1.0 - mu_product_next)
     decay = 1.0 - lr * weight_decay
     for i in range(x.shape[0]):
-        xi = x[i]
-        gi = g[i]
-        if weight_decay != 0.0:
-            if decoupled_weight_decay:
-                xi = xi * decay
-            else:
-                gi += weight_decay * xi
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
-        m[i] = mi
-        v[i] = vi
+        xi, gi, mi, vi = _decayed_moments(x, g, m, v, i, beta1, beta2, weight_decay, decay, decoupled_weight_decay)
         denom = np.sqrt(vi / bias_correction2) + eps
         x[i] = xi - coef_grad * gi / denom - coef_mom * mi / denom
     return mu_product
@@ -735,17 +740,7 @@ def radam_step_inplace(x, g, m, v, t, lr, beta1, beta2, eps, weight_decay, decou
         scale = scale * r * np.sqrt(bias_correction2)
     decay = 1.0 - lr * weight_decay
     for i in range(x.shape[0]):
-        xi = x[i]
-        gi = g[i]
-        if weight_decay != 0.0:
-            if decoupled_weight_decay:
-                xi = xi * decay
-            else:
-                gi += weight_decay * xi
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
-        m[i] = mi
-        v[i] = vi
+        xi, gi, mi, vi = _decayed_moments(x, g, m, v, i, beta1, beta2, weight_decay, decay, decoupled_weight_decay)
         if rectify:
             x[i] = xi - scale * mi / (np.sqrt(vi) + eps)
         else:
