@@ -160,6 +160,23 @@ def sgd_step_inplace(x, g, lr, weight_decay):
         x[i] -= lr * gi
 
 
+@kernel(inline="always")
+def _momentum_direction(gi, buf, i, t, momentum, dampening, nesterov):
+    """Element ``i`` of torch's momentum buffer update, compiled into each kernel.
+
+    :math:`b_i \\leftarrow g_i` at ``t == 1``, else :math:`\\mu b_i + (1 - \\tau) g_i` (in place);
+    returns the step direction: :math:`g_i + \\mu b_i` (Nesterov) or :math:`b_i`.
+    """
+    if t == 1:
+        bi = gi
+    else:
+        bi = momentum * buf[i] + (1.0 - dampening) * gi
+    buf[i] = bi
+    if nesterov:
+        return gi + momentum * bi
+    return bi
+
+
 @kernel
 def momentum_step_inplace(x, g, buf, t, lr, momentum, dampening, weight_decay, nesterov):
     r"""SGD with momentum exactly as torch ``SGD(momentum, dampening, nesterov)``.
@@ -201,15 +218,7 @@ def momentum_step_inplace(x, g, buf, t, lr, momentum, dampening, weight_decay, n
         if weight_decay != 0.0:
             gi += weight_decay * x[i]
         if momentum != 0.0:
-            if t == 1:
-                bi = gi
-            else:
-                bi = momentum * buf[i] + (1.0 - dampening) * gi
-            buf[i] = bi
-            if nesterov:
-                gi = gi + momentum * bi
-            else:
-                gi = bi
+            gi = _momentum_direction(gi, buf, i, t, momentum, dampening, nesterov)
         x[i] -= lr * gi
 
 
@@ -304,15 +313,7 @@ def sgdw_step_inplace(x, g, buf, t, lr, momentum, dampening, weight_decay, neste
     for i in range(x.shape[0]):
         gi = g[i]
         if momentum != 0.0:
-            if t == 1:
-                bi = gi
-            else:
-                bi = momentum * buf[i] + (1.0 - dampening) * gi
-            buf[i] = bi
-            if nesterov:
-                gi = gi + momentum * bi
-            else:
-                gi = bi
+            gi = _momentum_direction(gi, buf, i, t, momentum, dampening, nesterov)
         x[i] = x[i] * decay - lr * gi
 
 
