@@ -24,7 +24,7 @@ def __getattr__(name):
         from nsolve.models.estimator import LogisticRegression
 
         return LogisticRegression
-    if name in ("minimize_many", "multistart", "compiled"):
+    if name in ("minimize_many", "multistart", "precompile", "compiled"):
         import importlib
 
         compiled = importlib.import_module("nsolve.compiled")
@@ -43,4 +43,4 @@ def method_options(method: str) -> dict:
 
 
 __all__ = ["OptimizeResult", "Status", "compare", "minimize", "available_methods", "method_options", "problems",
-           "__version__", "LogisticRegression", "minimize_many", "multistart"]
+           "__version__", "LogisticRegression", "minimize_many", "multistart", "precompile"]

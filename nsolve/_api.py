@@ -24,6 +24,7 @@ from nsolve._validation import (
     check_positive,
     check_real,
 )
+from nsolve.compiled._bridge import bridge_reason, minimize_bridged
 from nsolve.linesearch import make_line_search
 
 #: Options every method accepts (stopping rules, finite differences, line search).
@@ -230,5 +231,10 @@ def minimize(
             return res
     obj = Objective(f, grad, n, hess=hess, hessp=hessp, args=args,
                     fd_scheme=merged["fd_scheme"], fd_step=merged["fd_step"], n_samples=n_samples, sampler=sampler)
+    if bridge_reason(spec.name, n, grad, hess, hessp, callback, disp, n_samples, rules, history) is None:
+        # Python functions on the compiled solver (None while that solver is not compiled yet)
+        res = minimize_bridged(spec, method_opts, search, rules, obj, x, history=history)
+        if res is not None:
+            return res
     return run(spec, method_opts, obj, x, search=search, rules=rules, callback=callback,
                history=history, disp=disp)

@@ -113,6 +113,19 @@ def _bench(args) -> int:
     return subprocess.run(cmd, cwd=script.parents[1]).returncode
 
 
+def _precompile(args) -> int:
+    from nsolve.compiled._bridge import precompile
+
+    print("compiling nsolve's solvers (or loading them from Numba's on-disk cache)", flush=True)
+    try:
+        done = precompile(args.methods, verbose=True)
+    except ValueError as exc:
+        print(f"nsolve precompile: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"done in {sum(done.values()):.1f} s", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nsolve", description="Numba-compiled classical optimization.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="short runs (fewer repeats, smaller problems)")
     p.add_argument("--assemble-only", action="store_true", help="only rebuild docs/benchmarks.md from the results")
     p.set_defaults(func=_bench)
+    p = sub.add_parser("precompile", help="compile the solvers once per machine (Python objectives then run on them)")
+    p.add_argument("methods", nargs="*", default=None, help="methods (default: every method with a compiled solver)")
+    p.set_defaults(func=_precompile)
     return parser
 
 

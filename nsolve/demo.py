@@ -101,4 +101,13 @@ def run_demo(methods=("bfgs", "lbfgs", "newton", "newton-cg"), gtol: float = 1e-
     out("nit and nfev: nsolve/scipy.  Times are medians of repeated solves (compile excluded).")
     out("scipy counterparts: bfgs->BFGS, lbfgs->L-BFGS-B, newton->Newton-CG(hess), "
         "newton-cg->Newton-CG(hessp).")
+    from nsolve.compiled._bridge import ran_compiled
+
+    fast = [m for m in methods if ran_compiled(m)]
+    slow = [m for m in methods if m not in fast and m != "newton-cg"]
+    if fast:
+        out(f"{', '.join(fast)}: the loop ran compiled, calling the Python f and grad back.")
+    if slow:
+        out(f"{', '.join(slow)}: the loop ran interpreted; `nsolve precompile` (once per machine) compiles "
+            "the solvers so that Python objectives run on them.")
     return rows

@@ -113,3 +113,14 @@ def test_bench_without_the_repository_explains(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_find_benchmarks", lambda: None)
     assert cli.main(["bench"]) == 2
     assert "source repository" in capsys.readouterr().err
+
+
+def test_precompile_compiles_the_named_solvers_and_rejects_unknown_ones(capsys):
+    assert cli.main(["precompile", "lbfgs"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"lbfgs\s+\d+\.\d+ s", out) and "done in" in out
+    from nsolve.compiled._driver import solve_lbfgs
+
+    assert solve_lbfgs.overloads  # machine code in this process
+    assert cli.main(["precompile", "newton-cg"]) == 2
+    assert "no compiled solver for method(s) ['newton-cg']" in capsys.readouterr().err

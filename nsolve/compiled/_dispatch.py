@@ -17,6 +17,7 @@ import numpy as np
 from nsolve._result import build_result
 from nsolve._status import Status
 from nsolve.compiled import _layout as L
+from nsolve.compiled._evaluator import ADDRESS_SLOTS
 from nsolve.compiled._functions import (
     CLOCK_ADDRESS,
     CLOCK_ID,
@@ -186,14 +187,15 @@ _OBJECTIVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def objective_addresses(f, grad, hess, with_args: bool) -> np.ndarray:
-    """int64[6]: the (cfunc, jit) addresses of f, grad and hess (zeros for no hess); memoized, never written."""
+    """int64[ADDRESS_SLOTS]: the (cfunc, jit) addresses of f, grad and hess (zeros for no hess, and in the
+    Python-mode slots); memoized, never written."""
     memo = _OBJECTIVES.get(f)
     if memo is None:
         memo = _OBJECTIVES[f] = {}
     key = (grad, hess, with_args)
     out = memo.get(key)
     if out is None:
-        out = np.zeros(6, dtype=np.int64)
+        out = np.zeros(ADDRESS_SLOTS, dtype=np.int64)
         out[0:2] = function_addresses(f, "f", with_args)
         out[2:4] = function_addresses(grad, "grad", with_args)
         if hess is not None:

@@ -175,6 +175,10 @@ def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_
         if measure:
             copy_into(it.x_before, x_of(it))
         st, alpha, step_inf, x_inf = step(ev, it, mem, fo, io)
+        if ev.ints[ERR] != 0:
+            # a Python objective raised, or a Numba one returned a wrong shape: stop now
+            status = EVALUATION_ERROR
+            break
         if st != CONTINUE:
             status = st
             break

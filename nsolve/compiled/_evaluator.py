@@ -16,6 +16,17 @@ These are the rules of ``Objective.fun`` / ``Objective.fg`` (same counts, same r
 gradient or Hessian of the wrong shape records an error code (the Python caller raises the
 ``ValueError`` the interpreted path raises) and fills the output with NaN, which stops the
 run at once.
+
+*Python mode* (a nonzero ``PY_CALL`` address, see :mod:`nsolve.compiled._bridge`): the
+objective is the user's Python functions behind a ctypes callback.  The evaluator writes the
+point into the first ``n`` entries of ``args`` (then a staging buffer shared with Python:
+``[x | g | error flag | counts | H]``), calls the callback with the kind of evaluation
+(``KIND_F``, ``KIND_G``, ``KIND_FG`` or ``KIND_H``), takes f as its return value and reads
+the gradient or Hessian back from the buffer.  The counts follow the interpreted wrapper's rules
+(a fused ``grad=True`` call counts in ``nfev`` and ``njev``; a finite-difference gradient
+costs ``PY_FD_EVALS`` values).  A callback that fails (the user's function raised) records
+``ERR_PYTHON``: no further callback is made, every later value is NaN, and the driver stops;
+the Python caller re-raises the exception.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from nsolve._kernels.vector import copy_into
 from nsolve.compiled._cache import inner
 from nsolve.compiled._functions import (
     VEC,
+    call_python,
     make_f,
     make_f_args,
     make_grad,
@@ -57,12 +69,28 @@ ERR_SHAPE1 = 7
 ADDR_F = 8
 ADDR_GRAD = 10
 ADDR_HESS = 12
-INT_SLOTS = 14
+#: Python mode: the callback's address (0: Numba functions), 1 for a fused ``grad=True``
+#: objective, the f evaluations of one finite-difference gradient (0: a gradient function),
+#: and the run's handle (which Python objective the callback evaluates).
+PY_CALL = 14
+PY_FUSED = 15
+PY_FD_EVALS = 16
+PY_HANDLE = 17
+INT_SLOTS = 18
+#: Length of the ``addresses`` array a solver receives (copied to ``ints[ADDR_F:]``).
+ADDRESS_SLOTS = INT_SLOTS - ADDR_F
 
 #: Error codes (slot ``ERR``).
 ERR_NONE = 0
 ERR_GRAD_SHAPE = 1
 ERR_HESS_SHAPE = 2
+ERR_PYTHON = 3
+
+#: Kinds of Python-mode evaluation (the callback's argument).
+KIND_F = 0
+KIND_G = 1
+KIND_H = 2
+KIND_FG = 3
 
 
 class EvaluatorType(types.Type):
@@ -107,17 +135,20 @@ def new_evaluator(addresses, with_args, args, ints, last_x, last_f):
 
     Parameters
     ----------
-    addresses : int64[6]
-        (cfunc, jit) addresses of f, grad and hess (0 for a missing role: never called).
+    addresses : int64[ADDRESS_SLOTS]
+        (cfunc, jit) addresses of f, grad and hess (0 for a missing role: never called), then
+        the Python-mode slots ``PY_CALL``, ``PY_FUSED``, ``PY_FD_EVALS``, ``PY_HANDLE`` (zeros
+        for Numba functions).
     with_args : bool
         Call the functions as ``f(x, args)`` rather than ``f(x)``.
     args : float64[::1]
-        The problem's args vector (an unmanaged view; kept alive by the caller).
+        The problem's args vector (an unmanaged view; kept alive by the caller); in Python
+        mode the staging buffer ``[x | g | f | H]``.
     ints, last_x, last_f : unmanaged storage of ``INT_SLOTS`` int64, ``n`` and 1 float64.
     """
     ints[:] = 0
     ints[WITH_ARGS] = 1 if with_args else 0
-    for k in range(6):
+    for k in range(ADDRESS_SLOTS):
         ints[ADDR_F + k] = addresses[k]
     last_f[0] = 0.0
     return _pack(args, last_x, ints, last_f)
@@ -138,11 +169,107 @@ def counts(ev):
     return ev.ints[NFEV], ev.ints[NJEV], ev.ints[NHEV]
 
 
+@inner
+def _python_call(ev, x, kind):
+    """Python mode: stage ``x``, run the callback for ``kind``; NaN once a callback has failed.
+
+    Returns the callback's value (f for ``KIND_F`` and ``KIND_FG``).
+    """
+    ints = ev.ints
+    if ints[ERR] != ERR_NONE:
+        return np.nan
+    buf = ev.args
+    n = x.shape[0]
+    for i in range(n):
+        buf[i] = x[i]
+    val = call_python(ints[PY_CALL], ints[PY_HANDLE], kind)
+    if buf[2 * n] != 0.0:  # the error flag: the user's function raised
+        ints[ERR] = ERR_PYTHON
+        return np.nan
+    return val
+
+
+@inner
+def _python_gradient_out(ev, g_out):
+    """Copy the staged gradient into ``g_out`` (NaN after a failure)."""
+    if ev.ints[ERR] != ERR_NONE:
+        g_out[:] = np.nan
+        return
+    buf = ev.args
+    n = g_out.shape[0]
+    for i in range(n):
+        g_out[i] = buf[n + i]
+
+
+@inner
+def _count_gradient(ints):
+    """The counts of one gradient evaluation in Python mode (none: fused, staged with f)."""
+    if ints[PY_FUSED] != 0:
+        return
+    if ints[PY_FD_EVALS] > 0:
+        ints[NFEV] += ints[PY_FD_EVALS]
+    else:
+        ints[NJEV] += 1
+
+
+@inner
+def _python_f(ev, x):
+    ints = ev.ints
+    if ints[PY_FUSED] != 0:
+        ints[NJEV] += 1
+    return _python_call(ev, x, KIND_F)
+
+
+@inner
+def _python_gradient_into(ev, x, g_out):
+    ints = ev.ints
+    _count_gradient(ints)
+    if ints[PY_FUSED] == 0:  # fused: f returned the gradient at this point, staged already
+        _python_call(ev, x, KIND_G)
+    _python_gradient_out(ev, g_out)
+
+
+@inner
+def _python_fg(ev, x, g_out):
+    ints = ev.ints
+    ints[NFEV] += 1
+    if ints[PY_FUSED] != 0:
+        ints[NJEV] += 1
+    _count_gradient(ints)
+    val = _python_call(ev, x, KIND_FG)
+    _python_gradient_out(ev, g_out)
+    return val
+
+
+@inner
+def _python_hessian_into(ev, x, g, H_out):
+    n = x.shape[0]
+    buf = ev.args
+    for i in range(n):
+        buf[n + i] = g[i]
+    _python_call(ev, x, KIND_H)
+    if ev.ints[ERR] != ERR_NONE:
+        H_out[:, :] = np.nan
+        return
+    # the callback reports the evaluations the Hessian cost (finite differences make several)
+    base = 2 * n + 1
+    ints = ev.ints
+    ints[NFEV] += np.int64(buf[base])
+    ints[NJEV] += np.int64(buf[base + 1])
+    ints[NHEV] += np.int64(buf[base + 2])
+    base += 3
+    for i in range(n):
+        for j in range(n):
+            H_out[i, j] = buf[base + i * n + j]
+
+
 @inner(inline=True)
 def call_f(ev, x):
     """The user's f at x (one counted evaluation)."""
     ints = ev.ints
     ints[NFEV] += 1
+    if ints[PY_CALL] != 0:
+        return _python_f(ev, x)
     if ints[WITH_ARGS] != 0:
         return make_f_args(ints[ADDR_F], ints[ADDR_F + 1])(x, ev.args)
     return make_f(ints[ADDR_F], ints[ADDR_F + 1])(x)
@@ -152,6 +279,9 @@ def call_f(ev, x):
 def gradient_into(ev, x, g_out):
     """Write the user's gradient at x into ``g_out`` (one counted evaluation)."""
     ints = ev.ints
+    if ints[PY_CALL] != 0:
+        _python_gradient_into(ev, x, g_out)
+        return
     ints[NJEV] += 1
     if ints[WITH_ARGS] != 0:
         gv = make_grad_args(ints[ADDR_GRAD], ints[ADDR_GRAD + 1])(x, ev.args)
@@ -169,9 +299,12 @@ def gradient_into(ev, x, g_out):
 
 
 @inner
-def hessian_into(ev, x, H_out):
-    """Write the user's Hessian at x into ``H_out`` (one counted evaluation)."""
+def hessian_into(ev, x, g, H_out):
+    """Write the user's Hessian at x into ``H_out`` (``g``: the gradient at x)."""
     ints = ev.ints
+    if ints[PY_CALL] != 0:
+        _python_hessian_into(ev, x, g, H_out)
+        return
     ints[NHEV] += 1
     if ints[WITH_ARGS] != 0:
         Hv = make_hess_args(ints[ADDR_HESS], ints[ADDR_HESS + 1])(x, ev.args)
@@ -213,6 +346,8 @@ def _fg(ev, x, g_out):
         gradient_into(ev, x, g_out)
         return val
     ev.ints[HAS_LAST] = 0
+    if ev.ints[PY_CALL] != 0:
+        return _python_fg(ev, x, g_out)  # one callback for both
     val = call_f(ev, x)
     gradient_into(ev, x, g_out)
     return val

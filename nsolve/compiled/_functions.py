@@ -149,6 +149,29 @@ make_hess = MAKERS["hess", False]
 make_hess_args = MAKERS["hess", True]
 
 
+# ------------------------------------------------------------------ Python objectives
+#: C signature of the callback through which a compiled solver evaluates a Python objective
+#: (:mod:`nsolve.compiled._bridge`): ``double callback(int64 handle, int64 kind)``, returning f.
+PYTHON_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int64, ctypes.c_int64)
+
+
+@intrinsic
+def call_python(typingctx, fn_addr, handle, kind):
+    """Call the :data:`PYTHON_CALLBACK` at address ``fn_addr``; returns its float.
+
+    ctypes takes the GIL inside the callback, so the (``nogil``) solver may call it directly.
+    """
+    sig = types.float64(types.intp, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(ir.DoubleType(), [i64, i64])
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        return builder.call(fn, [args[1], args[2]])
+
+    return sig, codegen
+
+
 # ------------------------------------------------------------------ wall clock
 _CLOCK_MONOTONIC = {"linux": 1, "darwin": 6}
 

@@ -224,7 +224,7 @@ def _all_finite_2d(H):
 @inner
 def newton_init(ev, it, mem, fo, io):
     H, have = mem
-    hessian_into(ev, x_of(it), H)
+    hessian_into(ev, x_of(it), g_of(it), H)
     if ev.ints[ERR] != 0:
         return EVALUATION_ERROR
     if not _all_finite_2d(H):
@@ -244,7 +244,7 @@ def newton_reset(it, mem):
 def newton_step(ev, it, mem, fo, io):
     H, have = mem
     if have[0] == 0:
-        hessian_into(ev, x_of(it), H)
+        hessian_into(ev, x_of(it), g_of(it), H)
     have[0] = 0
     if not _all_finite_2d(H):
         return NOT_FINITE, 0.0, 0.0, 0.0

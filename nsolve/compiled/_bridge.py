@@ -1,0 +1,404 @@
+r"""Python objectives on the compiled solvers.
+
+The interpreted driver costs microseconds per iteration in Python bytecode (the line search,
+the method step, the kernel dispatches), which is most of a solve when f and grad are cheap.
+This module runs such solves on the compiled solvers of :mod:`nsolve.compiled._driver`
+instead: the solver calls back into Python only to evaluate the user's functions.
+
+How an evaluation travels
+-------------------------
+:class:`PythonObjective` turns the run's :class:`~nsolve._objective.Objective` into a function
+``evaluate(kind) -> f``, reached from compiled code through the process's one ctypes callback
+``double callback(int64 handle, int64 kind)``
+(:data:`~nsolve.compiled._functions.PYTHON_CALLBACK`), and a staging buffer
+``[x (n) | g (n) | error flag | counts (3) | H (n*n, Newton only)]`` that both sides see.
+The solver's evaluator (Python mode of :mod:`nsolve.compiled._evaluator`) writes the point
+into ``x`` and calls the callback; the callback hands the user a *copy* of
+the point (as the interpreted wrapper does), checks what comes back with the wrapper's own
+checks and messages, and writes the value, gradient or Hessian into the buffer.
+
+* ``KIND_F``: f at x (with ``grad=True`` also the gradient, staged for the ``KIND_G`` that
+  may follow at the same point);
+* ``KIND_G``: the gradient at the point of the last ``KIND_F`` (finite differences use its
+  value, as the interpreted wrapper does);
+* ``KIND_FG``: f and the gradient at a new point, in one callback;
+* ``KIND_H``: the Hessian (the user's, or differences of gradients); the evaluations it
+  cost go to the ``counts`` slots.
+
+The callback returns f; a failure sets the buffer's error flag.
+
+The first ``KIND_F`` runs the wrapper's :meth:`~nsolve._objective.Objective.first_evaluation`,
+so a bad return value at x0 raises exactly the interpreted path's error.  An exception raised
+by the user's function (or a ``KeyboardInterrupt``) is caught in the callback, which sets
+the error flag; the solver makes no further call and stops, and :func:`minimize_bridged` re-raises the
+exception unchanged.  Iterates, counts and results equal the interpreted driver's: the same
+method rules, line searches and stopping tests run, compiled.
+
+When it is used
+---------------
+A run goes this way when it could run compiled but for its Python functions (a method with
+a compiled driver, no ``callback``, no ``disp``, no mini-batches, no ``hessp``), ``n`` is at
+most :data:`MAX_N` (above it the work is in f, grad and the vector kernels, and the staging
+copies would cost memory), and the solver is already compiled: in this process or in
+Numba's on-disk cache.  A cold solver is not compiled on the spot (that takes tens of
+seconds once per machine); :func:`precompile` (``nsolve precompile``) compiles them, and so
+does any compiled-path solve of a Numba objective.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import time
+from types import SimpleNamespace
+
+import numpy as np
+from numba import typeof
+
+from nsolve._result import build_result
+from nsolve.compiled import _layout as L
+from nsolve.compiled._evaluator import (
+    ADDR_F,
+    ADDRESS_SLOTS,
+    KIND_F,
+    KIND_FG,
+    KIND_G,
+    PY_CALL,
+    PY_FD_EVALS,
+    PY_FUSED,
+    PY_HANDLE,
+)
+from nsolve.compiled._functions import CLOCK_ADDRESS, PYTHON_CALLBACK
+
+#: Largest n run on the compiled solvers with Python functions.
+MAX_N = 100_000
+#: False sends every Python objective to the interpreted driver (tests compare the two).
+ENABLED = True
+
+def _dispatch():
+    from nsolve.compiled import _dispatch as D
+
+    return D
+
+
+# ------------------------------------------------------------------ the callback
+class PythonObjective:
+    """The callback and staging buffer through which a compiled solver evaluates ``obj``.
+
+    Parameters
+    ----------
+    obj : nsolve._objective.Objective
+        The run's objective wrapper (its checks, conversions and finite differences).
+    n : int
+        Number of variables.
+    hessian : bool
+        Reserve room for an ``(n, n)`` Hessian (Newton).
+
+    Attributes
+    ----------
+    buf : ndarray
+        The staging buffer ``[x (n) | g (n) | error flag | counts (3) | H (n*n)]``.
+    error : BaseException or None
+        What the user's function raised (the solver stopped at once).
+    evaluate : callable
+        ``evaluate(kind) -> float``, registered under ``handle`` while the run lasts; the
+        process's one ctypes callback dispatches to it by handle.
+    """
+
+    def __init__(self, obj, n: int, hessian: bool):
+        self.obj = obj
+        self.n = n
+        self.buf = np.zeros(2 * n + 4 + (n * n if hessian else 0))
+        self._errors: list = []  # shared with the closure (no reference cycle through self)
+        self.evaluate = self._make_callback(hessian)
+        self.handle = id(self.evaluate)
+
+    @property
+    def error(self) -> BaseException | None:
+        """What the user's function raised, or None."""
+        return self._errors[0] if self._errors else None
+
+    def addresses(self) -> np.ndarray:
+        """The solver's ``addresses`` array for this objective (Python mode)."""
+        out = np.zeros(ADDRESS_SLOTS, dtype=np.int64)
+        obj = self.obj
+        out[PY_CALL - ADDR_F] = _CALLBACK_ADDRESS
+        out[PY_HANDLE - ADDR_F] = self.handle
+        out[PY_FUSED - ADDR_F] = 1 if obj.fused else 0
+        if obj.fd_gradient:
+            out[PY_FD_EVALS - ADDR_F] = self.n if obj.fd_scheme == "forward" else 2 * self.n
+        return out
+
+    def _make_callback(self, hessian: bool):
+        # A closure over locals: the callback runs a few times per iteration, and every
+        # attribute lookup or extra frame is a visible part of a cheap objective's solve.
+        obj = self.obj
+        n = self.n
+        buf = self.buf
+        x = buf[:n]
+        g = buf[n : 2 * n]
+        counts = buf[2 * n + 1 : 2 * n + 4]
+        H = buf[2 * n + 4 :].reshape((n, n)) if hessian else None
+        f = obj._f
+        grad = obj._grad
+        args = obj.args
+        value = obj._value
+        fused = obj.fused
+        fd = obj.fd_gradient
+        fd_gradient = obj._fd_gradient
+        shape = (n,)
+        f64 = np.float64
+        ndarray = np.ndarray
+        state = {"started": False, "staged": False, "f": 0.0}
+
+        def stage(gv):
+            if type(gv) is not ndarray or gv.dtype != f64:
+                gv = np.asarray(gv, dtype=f64)
+            if gv.shape != shape:
+                raise ValueError(f"grad must return an array of shape ({n},); got shape {gv.shape}")
+            g[:] = gv
+
+        def evaluate(kind):
+            if kind == KIND_FG:
+                if fused:
+                    out = f(x.copy(), *args)
+                    val = value(out[0])
+                    stage(out[1])
+                    return val
+                val = value(f(x.copy(), *args))
+                if fd:
+                    fd_gradient(x, g, val)
+                else:
+                    stage(grad(x.copy(), *args))
+                return val
+            if kind == KIND_F:
+                if not state["started"]:
+                    # the first evaluation, with the interpreted path's checks and messages
+                    state["started"] = True
+                    val, g0 = obj.first_evaluation(x.copy())
+                    g[:] = g0
+                    state["staged"] = True
+                    state["f"] = val
+                    return val
+                if fused:
+                    out = f(x.copy(), *args)
+                    val = value(out[0])
+                    stage(out[1])
+                    return val
+                val = value(f(x.copy(), *args))
+                state["f"] = val
+                return val
+            if kind == KIND_G:
+                if state["staged"]:  # the first evaluation's gradient
+                    state["staged"] = False
+                elif fd:
+                    fd_gradient(x, g, state["f"])
+                else:
+                    stage(grad(x.copy(), *args))
+                return 0.0
+            # KIND_H: the user's Hessian or differences of gradients; report what it cost
+            before = (obj.nfev, obj.njev, obj.nhev)
+            H[:, :] = obj.hess(x, g)
+            counts[0] = obj.nfev - before[0]
+            counts[1] = obj.njev - before[1]
+            counts[2] = obj.nhev - before[2]
+            return 0.0
+
+        error_at = 2 * n
+        errors = self._errors
+
+        def callback(kind):
+            try:
+                return evaluate(kind)
+            except BaseException as exc:  # noqa: BLE001 - re-raised unchanged by minimize_bridged
+                errors.append(exc)
+                buf[error_at] = 1.0
+                return math.nan
+
+        return callback
+
+
+#: handle -> evaluate function of the runs in progress (nested and concurrent runs each have theirs).
+_RUNS: dict = {}
+
+
+def _dispatch_callback(handle: int, kind: int) -> float:
+    return _RUNS[handle](kind)
+
+
+# One ctypes callback for the process: making one per run costs tens of microseconds.
+_CALLBACK = PYTHON_CALLBACK(_dispatch_callback)
+_CALLBACK_ADDRESS = ctypes.cast(_CALLBACK, ctypes.c_void_p).value
+
+
+# ------------------------------------------------------------------ solver availability
+def _entry(name: str):
+    D = _dispatch()
+    return D._entry_points()[D.DRIVERS[name]][0]
+
+
+def _load_cached(disp, argtypes: tuple) -> bool:
+    """True when ``disp`` has machine code for ``argtypes``: compiled here, or loaded from disk now."""
+    if argtypes in disp.overloads:
+        return True
+    cache = getattr(disp, "_cache", None)
+    if cache is None:
+        return False
+    try:
+        cres = cache.load_overload(argtypes, disp.targetctx)
+    except Exception:  # noqa: BLE001 - an unreadable cache entry: treat as cold
+        return False
+    if cres is None:
+        return False
+    disp._cache_hits[argtypes] += 1
+    disp.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+    disp.add_overload(cres)
+    return True
+
+
+#: Method name -> True (machine code in this process) or False (the disk cache was looked at, in vain).
+_READY: dict = {}
+
+
+def solver_ready(name: str, call_args: tuple) -> bool:
+    """True when the compiled solver of method ``name`` can run ``call_args`` without compiling.
+
+    The on-disk cache is looked at once per process; a solver compiled later in the process
+    (:func:`precompile`, a Numba objective) is seen through the dispatcher's overloads.
+    """
+    ready = _READY.get(name)
+    if ready:
+        return True
+    entry = _entry(name)
+    if ready is None:
+        ok = _load_cached(entry, tuple(typeof(a) for a in call_args))
+    else:
+        ok = len(entry.overloads) > 0
+    _READY[name] = ok
+    return ok
+
+
+def ran_compiled(method: str) -> bool:
+    """True when a run of ``method`` with Python functions has found its compiled solver in this process."""
+    return bool(_READY.get(method))
+
+
+def bridge_reason(name: str, n: int, grad, hess, hessp, callback, disp, n_samples, rules, history) -> str | None:
+    """Why a run with Python functions stays on the interpreted driver (None: it can go compiled)."""
+    D = _dispatch()
+    if not ENABLED:
+        return "the compiled path for Python functions is switched off"
+    if name not in D.COMPILED_METHODS:
+        return f"method {name!r} has no compiled driver"
+    if n_samples is not None:
+        return "data-set objectives (n_samples) run interpreted"
+    if callback is not None:
+        return "a Python callback runs interpreted"
+    if disp:
+        return "disp=True runs interpreted"
+    if hessp is not None:
+        return "hessp runs interpreted"
+    if n > MAX_N:
+        return f"n > {MAX_N} runs interpreted"
+    if (history or rules.time_limit > 0.0) and CLOCK_ADDRESS == 0:
+        return "no monotonic clock for the time limit / history on this platform"
+    return None
+
+
+# ------------------------------------------------------------------ one run
+def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False):
+    """Run the compiled solver of ``spec`` on the Python objective ``obj``; None when it is not compiled yet.
+
+    The caller has checked :func:`bridge_reason`.  Returns the OptimizeResult the interpreted
+    driver returns for the same run.
+    """
+    D = _dispatch()
+    name = spec.name
+    t0 = time.perf_counter()
+    n = x.shape[0]
+    rows = rules.maxiter + 1 if history else 0
+    fo, io, extra = D._packed(name, method_opts, search, rules, rows, n)
+    if name == "bfgs":
+        extra = np.empty((n, n))
+    py = PythonObjective(obj, n, hessian=spec.uses_hessian)
+    x_out = np.empty(n)
+    g_out = np.empty(n)
+    hist = np.empty((rows, len(L.HISTORY_COLUMNS)))
+    info = np.zeros(L.INFO_SLOTS, dtype=np.int64)
+    call = (py.addresses(), False, py.buf, x, fo, io, x_out, g_out, hist, info, extra)
+    if not solver_ready(name, call):
+        return None
+    _RUNS[py.handle] = py.evaluate
+    try:
+        fun = _entry(name)(*call)
+    finally:
+        del _RUNS[py.handle]
+    if py.error is not None:
+        raise py.error
+    status = int(info[L.INFO_STATUS])
+    if status < 0:  # cannot happen: the first evaluation's checks ran in Python
+        D.raise_start_error(status, info, fun, n)
+    counts = SimpleNamespace(nfev=int(info[L.INFO_NFEV]), njev=int(info[L.INFO_NJEV]), nhev=int(info[L.INFO_NHEV]))
+    history_dict = None
+    if history:
+        cols = hist[: info[L.INFO_NHIST]].T
+        history_dict = {k: c.copy() for k, c in zip(L.HISTORY_COLUMNS, cols, strict=True)}
+        for k in ("nit", "nfev", "njev", "nhev"):
+            history_dict[k] = history_dict[k].astype(np.int64)
+    return build_result(x=x_out, fun=fun, jac=g_out, status=status, nit=int(info[L.INFO_NIT]), obj=counts,
+                        method=name, elapsed=time.perf_counter() - t0,
+                        extra={"hess_inv": extra} if name == "bfgs" else None, history=history_dict)
+
+
+# ------------------------------------------------------------------ compiling ahead
+def precompile(methods=None, *, verbose: bool = False) -> dict[str, float]:
+    """Compile (or load from Numba's on-disk cache) the compiled solvers, once per machine.
+
+    Python objectives run on the compiled solvers only once these exist (see
+    ``docs/compiled.md``); compiling one takes tens of seconds, loading it from the cache
+    about a tenth of a second.
+
+    Parameters
+    ----------
+    methods : iterable of str, optional
+        Methods whose solvers to compile (default: every method with a compiled driver).
+    verbose : bool
+        Print each solver's time.
+
+    Returns
+    -------
+    dict
+        Seconds spent per compiled driver.
+    """
+    D = _dispatch()
+    names = D.COMPILED_METHODS if methods is None else tuple(methods)
+    unknown = sorted(set(names) - set(D.COMPILED_METHODS))
+    if unknown:
+        raise ValueError(f"no compiled solver for method(s) {unknown}; methods with one: "
+                         f"{', '.join(D.COMPILED_METHODS)}")
+    argtypes = tuple(typeof(a) for a in _representative_call())
+    done: dict[str, float] = {}
+    for name in names:
+        driver = D.DRIVERS[name]
+        if driver in done:
+            continue
+        t = time.perf_counter()
+        entry = _entry(name)
+        if not _load_cached(entry, argtypes):
+            entry.compile(argtypes)
+        done[driver] = time.perf_counter() - t
+        if verbose:
+            print(f"{driver:12s} {done[driver]:8.2f} s", flush=True)
+    return done
+
+
+def _representative_call() -> tuple:
+    """Arguments of the types every solver call has (the solvers have one signature)."""
+    vec = np.zeros(2)
+    mat = np.zeros((2, 2))
+    ints = np.zeros(2, dtype=np.int64)
+    return (ints, False, vec, vec, vec, ints, vec, vec, mat, ints, mat)
+
+
+__all__ = ["MAX_N", "PythonObjective", "bridge_reason", "minimize_bridged", "precompile", "ran_compiled",
+           "solver_ready"]
