@@ -5,10 +5,13 @@ cache, so a second process does not pay the compile), ``nogil=True`` and no ``fa
 (results must match the interpreted reference rules to rounding).  Functions that take a
 user callable are never cached (Numba cannot cache a dispatcher argument).
 
-One documented exception: the logistic-regression kernels (:mod:`nsolve.models._logistic_kernels`)
-compile their row dot products with ``fastmath={"reassoc"}`` only, so that LLVM vectorises
-the reductions; this changes the summation order (rounding), never the math, and those
-results are tested against references to a tolerance, not bit for bit.
+Documented exceptions: the logistic-regression kernels (:mod:`nsolve.models._logistic_kernels`)
+and the quasi-Newton kernels (:mod:`nsolve._kernels.quasi_newton`: the BFGS update and its
+mat-vec, the L-BFGS two-loop recursion) compile with ``fastmath={"reassoc"}`` only, so that
+LLVM vectorises their dot products (without it a reduction is one chain of dependent
+additions); this changes the summation order (rounding), never the math, deterministically
+(the interpreted and compiled solvers call the same compiled kernel and agree bit for bit),
+and those results are tested against references to a tolerance.
 """
 
 from __future__ import annotations

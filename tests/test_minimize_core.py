@@ -64,10 +64,24 @@ def test_bfgs_median_evaluations_within_10pct_of_scipy():
     assert np.median(list(ratios.values())) <= 1.1, ratios
 
 
+#: Hessian singular at the minimum: convergence is linear and the iteration at which the
+#: gradient first drops below gtol moves with the last bits of the arithmetic (summation order).
+SINGULAR_AT_MINIMUM = ("powell_singular", "extended_powell")
+
+
 def test_bfgs_scipy_mode_never_10pct_worse_than_scipy():
-    """Unscaled H0 with interpolated trial steps is scipy's iteration: no problem may cost more."""
+    """Unscaled H0 with interpolated trial steps is scipy's iteration: no problem may cost more.
+
+    On the two problems whose Hessian is singular at the minimum, rounding alone moves the
+    count by tens of percent either way (extended Powell: 68 or 86 evaluations depending on
+    the summation order of one dot product, scipy 69); there the bound is 30%.
+    """
     ratios = _library_nfev_ratios("bfgs", "BFGS", scale_h0=False, initial_step="interpolate")
-    assert max(ratios.values()) <= 1.1, ratios
+    regular = {k: v for k, v in ratios.items() if not k.startswith(SINGULAR_AT_MINIMUM)}
+    singular = {k: v for k, v in ratios.items() if k.startswith(SINGULAR_AT_MINIMUM)}
+    assert len(singular) == 2
+    assert max(regular.values()) <= 1.1, ratios
+    assert max(singular.values()) <= 1.3, ratios
 
 
 def test_bfgs_hess_inv_close_to_inverse_hessian():

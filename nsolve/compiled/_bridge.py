@@ -158,8 +158,22 @@ class PythonObjective:
                 raise ValueError(f"grad must return an array of shape ({n},); got shape {gv.shape}")
             g[:] = gv
 
+        plain = not (fused or fd)
+
         def evaluate(kind):
             if kind == KIND_FG:
+                if plain:  # the common case, written out: f and grad, the wrapper's checks inline
+                    out = f(x.copy(), *args)
+                    try:
+                        val = float(out)
+                    except (TypeError, ValueError):
+                        val = value(out)  # raises the wrapper's error
+                    gv = grad(x.copy(), *args)
+                    if type(gv) is ndarray and gv.dtype == f64 and gv.shape == shape:
+                        g[:] = gv
+                    else:
+                        stage(gv)
+                    return val
                 if fused:
                     out = f(x.copy(), *args)
                     val = value(out[0])
