@@ -221,13 +221,13 @@ def kernel_alone(n: int, m: int, repeat: int) -> tuple[list[float], list[float]]
     g_new = g + 2.0 * s
     d = np.empty(n)
     for _ in range(m + 1):
-        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, state, x, x_new, g, g_new, d, 1e-10)
+        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, state, x, x_new, g, g_new, d, 1e-10, False)
     assert state[0] == m
     times, bws = [], []
     for _ in range(repeat):
         bws.append(probe_bw(n))
         t = time.perf_counter()
-        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, state, x, x_new, g, g_new, d, 1e-10)
+        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, state, x, x_new, g, g_new, d, 1e-10, False)
         times.append(time.perf_counter() - t)
     bws.append(probe_bw(n))
     return times, bws

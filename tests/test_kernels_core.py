@@ -7,6 +7,7 @@ from nsolve._kernels.finite_diff import fd_steps_into
 from nsolve._kernels.newton import newton_direction_into
 from nsolve._kernels.quasi_newton import (
     bfgs_update_direction_inplace,
+    lbfgs_free_row,
     lbfgs_update_direction_inplace,
     symmetric_upper_matvec_into,
     symmetrize_from_upper_inplace,
@@ -124,12 +125,52 @@ def test_lbfgs_two_loop_matches_dense_recursion(m):
     for _ in range(m + 4):  # wrap around the circular buffer
         x_new = x - 0.1 * rng.standard_normal(n)
         g_new = A @ x_new
-        assert lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+        assert lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10, False)
         pairs.append((x_new - x, g_new - g))
         pairs = pairs[-m:]
         np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9, atol=1e-12)
         x, g = x_new, g_new
     assert cm[0] == m
+
+
+@pytest.mark.parametrize("m", [1, 4])
+def test_lbfgs_accept_with_the_trial_point_in_the_free_rows_matches_separate_buffers(m):
+    """accept=True: x_new, g_new are the history's free rows; same pairs, direction, and x, g <- x_new, g_new."""
+    rng = np.random.default_rng(20 + m)
+    n = 7
+    A = random_spd(rng, n, cond=30)
+
+    def fresh():
+        return (np.empty((m + 1, n)), np.empty((m + 1, n)), np.zeros(m + 1), np.zeros(m + 1), np.zeros(m + 1),
+                np.zeros(m, dtype=np.int64), np.array([0, m], dtype=np.int64))
+
+    ref, ours = fresh(), fresh()
+    x_ref = rng.standard_normal(n)
+    g_ref = A @ x_ref
+    x, g = x_ref.copy(), g_ref.copy()
+    d_ref, d = np.empty(n), np.empty(n)
+    for k in range(m + 5):
+        step = -0.1 * rng.standard_normal(n)
+        if k == 3:
+            step = np.zeros(n)  # s = 0: rejected by the curvature guard
+        x_new_ref = x_ref + step
+        g_new_ref = A @ x_new_ref
+        S, Y = ours[0], ours[1]
+        free = lbfgs_free_row(ours[5], ours[6])
+        S[free] = x_new_ref  # the line search writes its trial point there
+        Y[free] = g_new_ref
+        up_ref = lbfgs_update_direction_inplace(*ref, x_ref, x_new_ref, g_ref, g_new_ref, d_ref, 1e-10, False)
+        up = lbfgs_update_direction_inplace(*ours, x, S[free], g, Y[free], d, 1e-10, True)
+        assert up == up_ref == (k != 3)
+        np.testing.assert_array_equal(d, d_ref)
+        np.testing.assert_array_equal(x, x_new_ref)
+        np.testing.assert_array_equal(g, g_new_ref)
+        np.testing.assert_array_equal(ours[6], ref[6])  # count
+        used = ref[5][: ref[6][0]]
+        np.testing.assert_array_equal(ours[5][: ours[6][0]], used)  # the ring
+        for a_ref, a_ours in zip(ref[:4], ours[:4], strict=True):  # S, Y, rho, yy of the pairs in use
+            np.testing.assert_array_equal(a_ours[used], a_ref[used])
+        x_ref, g_ref = x_new_ref, g_new_ref
 
 
 def test_lbfgs_rejected_pair_keeps_history():
@@ -146,12 +187,12 @@ def test_lbfgs_rejected_pair_keeps_history():
     for _ in range(2):
         x_new = x - 0.1 * rng.standard_normal(n)
         g_new = A @ x_new
-        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10, False)
         pairs.append((x_new - x, g_new - g))
         x, g = x_new, g_new
     # a pair with negative curvature is rejected; the direction uses the two kept pairs
     x_new, g_new = x + 0.1, g - 0.1
-    assert not lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+    assert not lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10, False)
     assert cm[0] == 2
     np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9)
 
@@ -183,3 +224,52 @@ def test_fd_steps():
     expected = 1e-8 * np.maximum(1.0, np.abs(x)) * np.where(x < 0, -1.0, 1.0)
     np.testing.assert_allclose(h, expected, rtol=1e-6)
     np.testing.assert_array_equal((x + h) - x, h)  # exactly representable steps
+
+
+@pytest.mark.parametrize("n", [1, 7, 64, 300])
+def test_newton_direction_large_spd_matches_solve(n):
+    """The LAPACK factorization and the row-oriented triangular solves give the solve to rounding."""
+    rng = np.random.default_rng(n)
+    A, g = random_spd(rng, n, cond=1e6), rng.standard_normal(n)
+    d = np.empty(n)
+    assert newton_direction_into(d, A, g, 1e-3) == 0.0
+    np.testing.assert_allclose(A @ d, -g, rtol=0, atol=1e-8 * np.abs(g).max())
+
+
+def test_newton_direction_uses_the_symmetric_part_and_leaves_h_unchanged():
+    rng = np.random.default_rng(3)
+    A, g = random_spd(rng, 40, cond=1e2), rng.standard_normal(40)
+    S = rng.standard_normal((40, 40))
+    H = A + 1e-2 * (S - S.T)  # same symmetric part, not symmetric
+    H0 = H.copy()
+    d = np.empty(40)
+    assert newton_direction_into(d, H, g, 1e-3) == 0.0
+    np.testing.assert_array_equal(H, H0)
+    np.testing.assert_allclose(d, np.linalg.solve(A, -g), rtol=1e-10)
+
+
+def test_newton_direction_shift_sequence_on_a_large_indefinite_matrix():
+    """min diag > 0 but indefinite: tau = beta, 2 beta, 4 beta, ... until PD (N&W Alg. 3.3)."""
+    rng = np.random.default_rng(5)
+    n, beta = 120, 1e-3
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    ev = np.linspace(-0.01, 5.0, n)
+    H = Q @ np.diag(ev) @ Q.T
+    H = 0.5 * (H + H.T)
+    assert np.min(np.diag(H)) > 0
+    g = rng.standard_normal(n)
+    d = np.empty(n)
+    tau = newton_direction_into(d, H, g, beta)
+    # first tried tau whose shifted matrix is PD: beta * 2^k with beta * 2^k > 0.01
+    k = int(np.ceil(np.log2(0.01 / beta)))
+    assert tau == pytest.approx(beta * 2.0 ** k) or tau == pytest.approx(beta * 2.0 ** (k + 1))
+    np.testing.assert_allclose((H + tau * np.eye(n)) @ d, -g, rtol=0, atol=1e-9)
+    assert d @ g < 0
+
+
+def test_newton_direction_non_finite_hessian_falls_back_to_steepest_descent():
+    H = np.array([[1.0, np.inf], [np.inf, 1.0]])
+    g = np.array([1.0, -2.0])
+    d = np.empty(2)
+    assert newton_direction_into(d, H, g, 1e-3) == -1.0
+    np.testing.assert_array_equal(d, -g)

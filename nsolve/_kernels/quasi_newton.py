@@ -140,15 +140,31 @@ def symmetrize_from_upper_inplace(H):
             H[j, i] = H[i, j]
 
 
+@kernel
+def lbfgs_free_row(ring, state):
+    """The row of the L-BFGS history not in use (where the next pair goes)."""
+    count = state[0]
+    if count == 0:
+        return 0
+    return (ring[count - 1] + 1) % (state[1] + 1)
+
+
 @kernel(fastmath={"reassoc"})
-def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new, g, g_new, d, curvature_eps):
+def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new, g, g_new, d, curvature_eps,
+                                   accept):
     """Store the newest pair and compute :math:`d = -H_{k+1} g_{k+1}` by the two-loop recursion.
 
     The history lives in a circular buffer of ``m + 1`` rows (``S``, ``Y``: shape
-    ``(m + 1, n)``): the new pair is written into the one row not in use, so a pair rejected
-    by the curvature guard never destroys the oldest one kept.  ``ring[0:count]`` lists the
-    rows in use, oldest first; ``state = [count, m]`` (int64); ``rho`` and ``yy_hist``
-    (length ``m + 1``) hold :math:`1 / s^T y` and :math:`y^T y` of each row, ``a`` is work.
+    ``(m + 1, n)``): the new pair is written into the one row not in use
+    (:func:`lbfgs_free_row`), so a pair rejected by the curvature guard never destroys the
+    oldest one kept.  ``ring[0:count]`` lists the rows in use, oldest first;
+    ``state = [count, m]`` (int64); ``rho`` and ``yy_hist`` (length ``m + 1``) hold
+    :math:`1 / s^T y` and :math:`y^T y` of each row, ``a`` is work.
+
+    With ``accept`` true the step is also accepted here: ``x`` and ``g`` receive
+    ``x_new`` and ``g_new`` in the same pass.  The caller may then keep its trial point in
+    the free rows themselves (``x_new = S[free]``, ``g_new = Y[free]``: each entry is read
+    before the pair overwrites it), which saves two n-vectors of memory.
 
     Two-loop recursion (N&W Alg. 7.4) with initial matrix :math:`\\gamma I`,
     :math:`\\gamma = s^T y / y^T y` of the newest pair::
@@ -157,8 +173,9 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
         r = gamma q;  for i oldest..newest:  b = rho_i y_i'r;  r += (a_i - b) s_i
         d = -r
 
-    Every dot product is fused into the pass that produced its operand, so each history
-    vector is read exactly twice per iteration and ``d`` once per pass.  The kernel is
+    Every dot product of the two loops is fused into the pass that produced its operand, so
+    each history vector is read twice per iteration and ``d`` once per pass (plus one
+    read-only pass over the new pair for its dot products).  The kernel is
     compiled with ``fastmath={"reassoc"}`` (see :mod:`nsolve._jit`): LLVM then vectorises
     the reductions, five times faster when the history sits in cache (n = 1000); the
     summation order is fixed by the compiled code, so runs are reproducible and the
@@ -172,24 +189,35 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
     n = x.shape[0]
     count = state[0]
     m = state[1]
-    cap = m + 1
-    # The free row: the one row of the m + 1 not listed in ring[0:count].
-    free = 0
-    if count > 0:
-        free = (ring[count - 1] + 1) % cap
+    free = lbfgs_free_row(ring, state)
+    # The pair (and the accepted point).  No reduction here: ``x_new`` may be the free row
+    # itself, and a loop whose operands may overlap runs scalar, which would change the
+    # order of a vectorised sum; the dot products follow in a pass that only reads.
+    if accept:
+        for i in range(n):
+            xn = x_new[i]
+            gn = g_new[i]
+            S[free, i] = xn - x[i]
+            Y[free, i] = gn - g[i]
+            x[i] = xn
+            g[i] = gn
+        g_cur = g
+    else:
+        for i in range(n):
+            S[free, i] = x_new[i] - x[i]
+            Y[free, i] = g_new[i] - g[i]
+        g_cur = g_new
     sy = 0.0
     yy = 0.0
     ss = 0.0
     sg = 0.0
     for i in range(n):
-        si = x_new[i] - x[i]
-        yi = g_new[i] - g[i]
-        S[free, i] = si
-        Y[free, i] = yi
+        si = S[free, i]
+        yi = Y[free, i]
         sy += si * yi
         yy += yi * yi
         ss += si * si
-        sg += si * g_new[i]
+        sg += si * g_cur[i]
     updated = sy > curvature_eps * np.sqrt(ss * yy)
     if updated:
         rho[free] = 1.0 / sy
@@ -204,17 +232,17 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
         state[0] = count
     if count == 0:
         for i in range(n):
-            d[i] = -g_new[i]
+            d[i] = -g_cur[i]
         return updated
     newest = ring[count - 1]
     if updated:
         dot_next = sg
         for i in range(n):
-            d[i] = g_new[i]
+            d[i] = g_cur[i]
     else:
         dot_next = 0.0
         for i in range(n):
-            gi = g_new[i]
+            gi = g_cur[i]
             d[i] = gi
             dot_next += S[newest, i] * gi
     # First loop, newest to oldest; d holds q.

@@ -23,7 +23,7 @@ import math
 
 from nsolve._kernels.newton import newton_direction_into
 from nsolve._kernels.quasi_newton import bfgs_update_direction_inplace, lbfgs_update_direction_inplace
-from nsolve._kernels.vector import all_finite, dot, neg_into
+from nsolve._kernels.vector import all_finite, dot, neg_into, step_stats
 from nsolve._status import CONTINUE, NOT_FINITE
 from nsolve.compiled._cache import inner
 from nsolve.compiled._evaluator import ERR, hessian_into
@@ -149,10 +149,15 @@ def lbfgs_step(ev, it, mem, fo, io):
     alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, lbfgs_reset, fo, io)
     if status != CONTINUE:
         return status, alpha, 0.0, 0.0
+    # the interpreted step's order: step length, then the update that also accepts the step
+    # (x, g <- x_new, g_new, copied in its first pass: the same kernel variant on both paths)
+    step_inf, x_inf = step_stats(x_new_of(it), x_of(it))
     lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, count_m, x_of(it), x_new_of(it), g_of(it), g_new_of(it),
-                                   it.d, fo[FO_METHOD])
+                                   it.d, fo[FO_METHOD], True)
     it.ic[FRESH] = 1 if count_m[0] == 0 else 0
-    return accept_step(it, f_new, alpha)
+    it.sc[F_PREV] = it.sc[F]
+    it.sc[F] = f_new
+    return CONTINUE, alpha, step_inf, x_inf
 
 
 # ------------------------------------------------------------------ BFGS

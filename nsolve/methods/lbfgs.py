@@ -7,7 +7,8 @@ The inverse Hessian is never formed: :math:`d_k = -H_k g_k` is computed from the
 stored only when :math:`s^T y > \\varepsilon_c \\|s\\|_2 \\|y\\|_2`; on a line-search failure
 the history is cleared and the step retried along :math:`-g`.
 
-Memory: :math:`(2(m+1) + 5)\\,n` doubles (history, x, g, d and the trial point/gradient).
+Memory: :math:`(2(m+1) + 3)\\,n` doubles: the history, x, g and d; the line search's trial
+point and gradient live in the history's free rows (see :class:`LBFGSState`).
 
 Reference: Nocedal & Wright, *Numerical Optimization*, 2nd ed., Alg. 7.4-7.5; Liu & Nocedal
 (1989), Math. Programming 45.
@@ -19,13 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nsolve._kernels.quasi_newton import lbfgs_update_direction_inplace
+from nsolve._kernels.quasi_newton import lbfgs_free_row, lbfgs_update_direction_inplace
+from nsolve._kernels.vector import step_stats
 from nsolve._status import CONTINUE
 from nsolve._validation import check_choice, check_int, check_nonnegative
 from nsolve.methods._base import MethodSpec, StepInfo
 from nsolve.methods._quasi_newton import (
     INITIAL_STEP_RULES,
-    accept_step,
     first_step_length,
     initial_step,
     search_with_reset,
@@ -58,7 +59,13 @@ class LBFGSOptions:
 
 
 class LBFGSState:
-    """Current iterate, the circular history and work arrays (allocated once)."""
+    """Current iterate, the circular history and the direction (allocated once).
+
+    The trial point and gradient of the line search, ``x_new`` and ``g_new``, are views of
+    the history's free rows ``S[free]`` and ``Y[free]``: the update reads them there before
+    it writes the new pair over them and copies them into ``x`` and ``g`` (accepting the
+    step in the same pass), so they cost no memory of their own.
+    """
 
     def __init__(self, x, f, g, m):
         n = x.shape[0]
@@ -66,8 +73,6 @@ class LBFGSState:
         self.f = f
         self.g = g
         self.d = -g
-        self.x_new = np.empty(n)
-        self.g_new = np.empty(n)
         self.S = np.empty((m + 1, n))
         self.Y = np.empty((m + 1, n))
         self.rho = np.zeros(m + 1)
@@ -77,6 +82,13 @@ class LBFGSState:
         self.count_m = np.array([0, m], dtype=np.int64)
         self.fresh = True
         self.f_prev = None
+        self.point_trial_at_free_row()
+
+    def point_trial_at_free_row(self) -> None:
+        """Make ``x_new``, ``g_new`` the views of the history's free rows."""
+        free = lbfgs_free_row(self.ring, self.count_m)
+        self.x_new = self.S[free]
+        self.g_new = self.Y[free]
 
 
 def init(obj, x0, f0, g0, opts: LBFGSOptions) -> LBFGSState:
@@ -85,6 +97,7 @@ def init(obj, x0, f0, g0, opts: LBFGSOptions) -> LBFGSState:
 
 def _reset(state: LBFGSState) -> None:
     state.count_m[0] = 0
+    state.point_trial_at_free_row()
     np.negative(state.g, out=state.d)
     state.fresh = True
 
@@ -94,12 +107,17 @@ def step(obj, state: LBFGSState, opts: LBFGSOptions, search) -> StepInfo:
     alpha, f_new, status = search_with_reset(obj, state, search, alpha0, _reset)
     if status != CONTINUE:
         return StepInfo(status, alpha, 0.0, 0.0)
+    step_inf, x_inf = step_stats(state.x_new, state.x)
+    # accepts the step too: x, g <- x_new, g_new (which the new pair then overwrites)
     lbfgs_update_direction_inplace(
         state.S, state.Y, state.rho, state.yy, state.a, state.ring, state.count_m,
-        state.x, state.x_new, state.g, state.g_new, state.d, opts.curvature_eps,
+        state.x, state.x_new, state.g, state.g_new, state.d, opts.curvature_eps, True,
     )
+    state.point_trial_at_free_row()
     state.fresh = state.count_m[0] == 0
-    return accept_step(state, f_new, alpha)
+    state.f_prev = state.f
+    state.f = f_new
+    return StepInfo(CONTINUE, alpha, step_inf, x_inf)
 
 
 SPEC = MethodSpec(
