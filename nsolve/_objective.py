@@ -239,7 +239,8 @@ class Objective:
         """
         if self._hess is not None:
             self.nhev += 1
-            H = np.array(self._hess(x.copy(), *self.args), dtype=np.float64)
+            # no copy of a C-ordered float64 result: the methods read H and never write it
+            H = np.ascontiguousarray(self._hess(x.copy(), *self.args), dtype=np.float64)
             if H.shape != (self.n, self.n):
                 raise ValueError(f"hess must return an array of shape ({self.n}, {self.n}); got {H.shape}")
             return H
