@@ -100,6 +100,64 @@ def _merge_options(options, kwargs) -> dict:
     return {**options, **kwargs}
 
 
+#: Validated configurations of full-batch runs whose options are plain values (see _configure).
+_CONFIGURED: dict = {}
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def _plain(value) -> bool:
+    return isinstance(value, _PLAIN) or (isinstance(value, tuple) and all(isinstance(v, _PLAIN) for v in value))
+
+
+def _configure(method, n: int, opts: dict):
+    """Validate the method and options: ``(spec, merged, n_samples, sampler, rules, method_opts, search)``.
+
+    Deterministic in its inputs, so a full-batch run whose options are all plain values
+    (numbers, strings, None, tuples of those) reuses the validated configuration of an
+    earlier call with the same method, n and options (the options objects are immutable);
+    anything else (a schedule object, a mini-batch sampler with its random state) is built
+    anew.  A configuration that fails validation is never stored.
+    """
+    key = None
+    if isinstance(method, str) and all(_plain(v) for v in opts.values()):
+        try:
+            # the types too: True == 1 and 1 == 1.0 as keys, but validation may tell them apart
+            key = (method, n, tuple(sorted((k, type(v), v) for k, v in opts.items())))
+            hit = _CONFIGURED.get(key)
+        except TypeError:
+            key = hit = None
+        if hit is not None:
+            return hit
+    spec = get_method(method)
+    valid = valid_options(spec.name)
+    unknown = sorted(set(opts) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for method {spec.name!r}; valid options: {', '.join(sorted(valid))}"
+        )
+    merged = {**valid, **opts}
+    n_samples = check_int(merged["n_samples"], "n_samples", minimum=1, allow_none=True)
+    sampler = make_sampler(merged, n_samples) if spec.minibatch else None
+    steps_per_epoch = 1 if sampler is None else sampler.steps_per_epoch
+    rules = _stop_rules(merged, n, spec, steps_per_epoch)
+    check_choice(merged["fd_scheme"], "fd_scheme", FD_SCHEMES)
+    if merged["fd_step"] is not None:
+        check_positive(merged["fd_step"], "fd_step")
+    method_opts = spec.options(**{k: merged[k] for k in spec.option_names()})
+    if spec.configure is not None:
+        method_opts = spec.configure(method_opts, steps_per_epoch, rules.maxiter)
+    search = None
+    if spec.line_search is not None:
+        ls_params = {_LS_PARAM[k]: opts[k] for k in LINE_SEARCH_OPTIONS if opts.get(k) is not None}
+        search = make_line_search(merged["line_search"], **ls_params)
+    out = (spec, merged, n_samples, sampler, rules, method_opts, search)
+    if key is not None and sampler is None and n_samples is None:
+        if len(_CONFIGURED) > 512:
+            _CONFIGURED.clear()
+        _CONFIGURED[key] = out
+    return out
+
+
 def minimize(
     f: Callable[..., Any],
     grad: Callable[..., np.ndarray] | bool | None,
@@ -190,33 +248,11 @@ def minimize(
         args = (args,)
     x = as_float_vector(x0, "x0")
     n = x.shape[0]
-    spec = get_method(method)
-
     opts = _merge_options(options, kwargs)
-    valid = valid_options(spec.name)
-    unknown = sorted(set(opts) - set(valid))
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {unknown} for method {spec.name!r}; valid options: {', '.join(sorted(valid))}"
-        )
-    merged = {**valid, **opts}
-    n_samples = check_int(merged["n_samples"], "n_samples", minimum=1, allow_none=True)
+    spec, merged, n_samples, sampler, rules, method_opts, search = _configure(method, n, opts)
     if n_samples is not None and grad is None:
         raise ValueError("a data-set objective (n_samples given) needs its gradient: grad=callable "
                          "grad(x, idx) or grad=True with f(x, idx) returning (value, gradient)")
-    sampler = make_sampler(merged, n_samples) if spec.minibatch else None
-    steps_per_epoch = 1 if sampler is None else sampler.steps_per_epoch
-    rules = _stop_rules(merged, n, spec, steps_per_epoch)
-    check_choice(merged["fd_scheme"], "fd_scheme", FD_SCHEMES)
-    if merged["fd_step"] is not None:
-        check_positive(merged["fd_step"], "fd_step")
-    method_opts = spec.options(**{k: merged[k] for k in spec.option_names()})
-    if spec.configure is not None:
-        method_opts = spec.configure(method_opts, steps_per_epoch, rules.maxiter)
-    search = None
-    if spec.line_search is not None:
-        ls_params = {_LS_PARAM[k]: opts[k] for k in LINE_SEARCH_OPTIONS if opts.get(k) is not None}
-        search = make_line_search(merged["line_search"], **ls_params)
     if (hess is not None or hessp is not None) and not spec.uses_hessian:
         warnings.warn(f"method {spec.name!r} does not use hess or hessp; they are ignored",
                       RuntimeWarning, stacklevel=2)

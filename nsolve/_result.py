@@ -9,19 +9,20 @@ from nsolve._status import Status
 
 
 def build_result(*, x, fun, jac, status: int, nit: int, obj, method: str, elapsed: float,
-                 extra: dict | None = None, history: dict | None = None) -> OptimizeResult:
+                 extra: dict | None = None, history: dict | None = None, fresh: bool = False) -> OptimizeResult:
     """Assemble the result with scipy's field names.
 
     Fields: ``x, fun, jac, nit, nfev, njev, nhev, status, success, message`` (scipy's
     meaning), plus ``method``, ``elapsed`` (seconds of wall time), ``history`` when asked
     and method extras (``hess_inv`` for BFGS).  ``x``, ``fun`` and ``jac`` are the best
-    point seen, never a worse last one.
+    point seen, never a worse last one.  ``fresh=True``: ``x`` and ``jac`` are arrays made for
+    this result, returned without a copy.
     """
     st = Status(status)
     res = OptimizeResult(
-        x=np.array(x, copy=True),
+        x=x if fresh else np.array(x, copy=True),
         fun=float(fun),
-        jac=None if jac is None else np.array(jac, copy=True),
+        jac=jac if (fresh or jac is None) else np.array(jac, copy=True),
         nit=int(nit),
         nfev=int(obj.nfev),
         njev=int(obj.njev),

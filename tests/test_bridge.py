@@ -9,6 +9,8 @@ with no evaluation after the one that raised.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import threading
 from unittest import mock
 
@@ -285,3 +287,19 @@ def test_precompile_reports_each_driver_and_rejects_unknown_methods():
     assert set(done) == {"lbfgs", "first_order"}
     with pytest.raises(ValueError, match="no compiled solver for method"):
         nsolve.precompile(["newton-cg"])
+
+
+def test_a_fresh_process_solves_once_interpreted_then_loads_the_cached_solver():
+    """The first run of a method in a process does not pay the cache load; the second uses it."""
+    code = (
+        "import numpy as np, nsolve\n"
+        "from nsolve.compiled import _bridge\n"
+        "f = lambda x: float((x - 1.0) @ (x - 1.0))\n"
+        "g = lambda x: 2.0 * (x - 1.0)\n"
+        "a = nsolve.minimize(f, g, np.zeros(3), method='lbfgs')\n"
+        "first = _bridge.ran_compiled('lbfgs')\n"
+        "b = nsolve.minimize(f, g, np.zeros(3), method='lbfgs')\n"
+        "print(first, _bridge.ran_compiled('lbfgs'), np.array_equal(a.x, b.x), a.nfev == b.nfev)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["False", "True", "True", "True"], out.stdout + out.stderr

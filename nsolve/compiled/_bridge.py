@@ -39,8 +39,9 @@ When it is used
 A run goes this way when it could run compiled but for its Python functions (a method with
 a compiled driver, no ``callback``, no ``disp``, no mini-batches, no ``hessp``), ``n`` is at
 most :data:`MAX_N` (above it the work is in f, grad and the vector kernels, and the staging
-copies would cost memory), and the solver is already compiled: in this process or in
-Numba's on-disk cache.  A cold solver is not compiled on the spot (that takes tens of
+copies would cost memory), and the solver is already compiled: in this process, or in
+Numba's on-disk cache from the second run of the method in the process on (see
+:func:`solver_ready`).  A cold solver is not compiled on the spot (that takes tens of
 seconds once per machine); :func:`precompile` (``nsolve precompile``) compiles them, and so
 does any compiled-path solve of a Numba objective.
 """
@@ -270,31 +271,41 @@ def _load_cached(disp, argtypes: tuple) -> bool:
     return True
 
 
-#: Method name -> True (machine code in this process) or False (the disk cache was looked at, in vain).
+#: Method name -> True (machine code in this process), False (the disk cache was looked at,
+#: in vain) or "later" (the first run of the method in this process: not looked at yet).
 _READY: dict = {}
 
 
 def solver_ready(name: str, call_args: tuple) -> bool:
     """True when the compiled solver of method ``name`` can run ``call_args`` without compiling.
 
-    The on-disk cache is looked at once per process; a solver compiled later in the process
-    (:func:`precompile`, a Numba objective) is seen through the dispatcher's overloads.
+    A solver already in this process (:func:`precompile`, a Numba objective, an earlier
+    run) is used at once.  Otherwise the first run of the method in the process stays
+    interpreted without touching the disk: loading a solver from Numba's cache takes about
+    0.15 s, more than the interpreted driver's overhead costs a solve of under some 10^4
+    iterations, and a script that solves once should not pay it.  The second run loads it
+    (the disk cache is looked at once per process).
     """
     ready = _READY.get(name)
-    if ready:
+    if ready is True:
         return True
     entry = _entry(name)
+    if entry.overloads:
+        _READY[name] = True
+        return True
     if ready is None:
+        _READY[name] = "later"
+        return False
+    if ready == "later":
         ok = _load_cached(entry, tuple(typeof(a) for a in call_args))
-    else:
-        ok = len(entry.overloads) > 0
-    _READY[name] = ok
-    return ok
+        _READY[name] = ok
+        return ok
+    return False
 
 
 def ran_compiled(method: str) -> bool:
     """True when a run of ``method`` with Python functions has found its compiled solver in this process."""
-    return bool(_READY.get(method))
+    return _READY.get(method) is True
 
 
 def bridge_reason(name: str, n: int, grad, hess, hessp, callback, disp, n_samples, rules, history) -> str | None:
@@ -361,7 +372,7 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
             history_dict[k] = history_dict[k].astype(np.int64)
     return build_result(x=x_out, fun=fun, jac=g_out, status=status, nit=int(info[L.INFO_NIT]), obj=counts,
                         method=name, elapsed=time.perf_counter() - t0,
-                        extra={"hess_inv": extra} if name == "bfgs" else None, history=history_dict)
+                        extra={"hess_inv": extra} if name == "bfgs" else None, history=history_dict, fresh=True)
 
 
 # ------------------------------------------------------------------ compiling ahead

@@ -43,10 +43,16 @@ _LS_KIND = {StrongWolfe: L.LS_STRONG_WOLFE, Backtracking: L.LS_BACKTRACKING, Fix
 _NO_ARGS = np.empty(0)
 
 
-def _entry_points():
-    from nsolve.compiled._driver import ENTRY_POINTS
+_ENTRY_POINTS: dict = {}
 
-    return ENTRY_POINTS
+
+def _entry_points():
+    """The compiled driver's entry points (imported on first use: compiling them is expensive)."""
+    if not _ENTRY_POINTS:
+        from nsolve.compiled._driver import ENTRY_POINTS
+
+        _ENTRY_POINTS.update(ENTRY_POINTS)
+    return _ENTRY_POINTS
 
 
 # ------------------------------------------------------------------ eligibility
@@ -278,7 +284,7 @@ def minimize_compiled(spec, method_opts, search, rules, f, grad, hess, hessp, ar
             history_dict[k] = history_dict[k].astype(np.int64)
     return build_result(x=x_out, fun=fun, jac=g_out, status=status, nit=int(info[L.INFO_NIT]), obj=counts,
                         method=name, elapsed=time.perf_counter() - t0,
-                        extra={"hess_inv": extra} if name == "bfgs" else None, history=history_dict)
+                        extra={"hess_inv": extra} if name == "bfgs" else None, history=history_dict, fresh=True)
 
 
 __all__ = ["COMPILED_METHODS", "Status", "minimize_compiled"]
