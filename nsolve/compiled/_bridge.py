@@ -163,18 +163,6 @@ class PythonObjective:
 
         def evaluate(kind):
             if kind == KIND_FG:
-                if plain:  # the common case, written out: f and grad, the wrapper's checks inline
-                    out = f(x.copy(), *args)
-                    try:
-                        val = float(out)
-                    except (TypeError, ValueError):
-                        val = value(out)  # raises the wrapper's error
-                    gv = grad(x.copy(), *args)
-                    if type(gv) is ndarray and gv.dtype == f64 and gv.shape == shape:
-                        g[:] = gv
-                    else:
-                        stage(gv)
-                    return val
                 if fused:
                     out = f(x.copy(), *args)
                     val = value(out[0])
@@ -224,6 +212,19 @@ class PythonObjective:
 
         def callback(kind):
             try:
+                if plain and kind == KIND_FG:
+                    # the common case, written out (one frame less): f and grad, the wrapper's checks
+                    out = f(x.copy(), *args)
+                    try:
+                        val = float(out)
+                    except (TypeError, ValueError):
+                        val = value(out)  # raises the wrapper's error
+                    gv = grad(x.copy(), *args)
+                    if type(gv) is ndarray and gv.dtype == f64 and gv.shape == shape:
+                        g[:] = gv
+                    else:
+                        stage(gv)
+                    return val
                 return evaluate(kind)
             except BaseException as exc:  # noqa: BLE001 - re-raised unchanged by minimize_bridged
                 errors.append(exc)
