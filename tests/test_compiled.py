@@ -232,7 +232,7 @@ def test_python_callback_history_and_disp_fall_back_to_the_interpreted_path(caps
     [
         ({"grad": None}, "grad is not a Numba function"),
         ({"method": "newton-cg"}, "no compiled driver"),
-        ({"method": "newton"}, "needs hess"),
+        ({"method": "newton", "hess": lambda x: np.eye(2)}, "hess is not a Numba function"),
         ({"args": (1.0, 2.0)}, "args must be"),
     ],
 )
@@ -242,6 +242,19 @@ def test_compiled_reason_names_what_needs_the_interpreted_path(kw, reason):
     call = {"method": "lbfgs", "f": rosen, "grad": rosen_grad, "hess": None, "hessp": None, "callback": None,
             "disp": False, "args": (), "rules": StopRules(), "history": False, **kw}
     assert reason in _dispatch.compiled_reason(**call)
+
+
+@pytest.mark.parametrize("with_args", [False, True])
+def test_newton_without_hess_runs_compiled_with_the_interpreted_difference_hessian(with_args):
+    """No hess: forward differences of the gradient in compiled code, the interpreted rule and counts."""
+    if with_args:
+        res = _compiled(quad, quad_grad, X0[:3], method="newton", args=(A,))
+        ref = _interpreted(quad, quad_grad, X0[:3], method="newton", args=(A,))
+    else:
+        res = _compiled(rosen, rosen_grad, X0, method="newton")
+        ref = _interpreted(rosen, rosen_grad, X0, method="newton")
+    _assert_same_run(res, ref)
+    assert res.success and res.nhev == 0 and res.njev > res.nit  # the differences' gradients are counted
 
 
 @numba.njit(cache=True)

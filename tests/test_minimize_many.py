@@ -88,6 +88,7 @@ def _fit_data(K, seed=1):
 
 
 @pytest.mark.parametrize(("method", "kw"), [("lbfgs", {}), ("bfgs", {}), ("newton", {"hess": rosen_hess}),
+                                             ("newton", {}),
                                              ("gd", {"lr": 1e-3, "maxiter": 300}),
                                              ("adam", {"lr": 0.05, "maxiter": 300})])
 def test_each_problem_equals_its_single_solve(method, kw):

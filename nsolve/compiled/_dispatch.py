@@ -89,8 +89,8 @@ def compiled_reason(method, f, grad, hess, hessp, callback, disp, args, rules, h
         return "grad is not a Numba function (grad=True and finite differences run interpreted)"
     if hessp is not None:
         return "hessp runs interpreted"
-    if method == "newton" and not is_numba_function(hess):
-        return "newton needs hess as a Numba function (finite-difference Hessians run interpreted)"
+    if method == "newton" and hess is not None and not is_numba_function(hess):
+        return "hess is not a Numba function"
     if callback is not None:
         return "a Python callback runs interpreted"
     if disp:

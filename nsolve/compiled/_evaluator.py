@@ -31,6 +31,8 @@ the Python caller re-raises the exception.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import types
 from numba.core import cgutils
@@ -43,6 +45,7 @@ from numba.extending import (
     register_model,
 )
 
+from nsolve._kernels.finite_diff import fd_hessian_symmetrize_inplace, fd_steps_into
 from nsolve._kernels.vector import copy_into
 from nsolve.compiled._cache import inner
 from nsolve.compiled._functions import (
@@ -85,6 +88,9 @@ ERR_NONE = 0
 ERR_GRAD_SHAPE = 1
 ERR_HESS_SHAPE = 2
 ERR_PYTHON = 3
+
+#: Relative step of the forward-difference Hessian (``nsolve._objective.FD_REL_STEP["forward"]``).
+FD_REL_STEP = math.sqrt(np.finfo(np.float64).eps)
 
 #: Kinds of Python-mode evaluation (the callback's argument).
 KIND_F = 0
@@ -299,11 +305,41 @@ def gradient_into(ev, x, g_out):
 
 
 @inner
+def _fd_hessian_into(ev, x, g, H_out):
+    """Forward differences of the gradient, the rule of ``Objective.hess`` without ``hess``.
+
+    Column j is the gradient at :math:`x + h_j e_j` (one counted ``fg`` each, as the
+    interpreted wrapper counts), then :math:`H = (D + D^T)/2` with
+    :math:`D_{ij} = (\\nabla_i f(x + h_j e_j) - g_i) / h_j`.
+    """
+    n = x.shape[0]
+    h = np.empty(n)
+    xt = np.empty(n)
+    gt = np.empty(n)
+    fd_steps_into(h, x, FD_REL_STEP)
+    for i in range(n):
+        xt[i] = x[i]
+    for j in range(n):
+        xt[j] = x[j] + h[j]
+        fg(ev, xt, gt)
+        for i in range(n):
+            H_out[i, j] = gt[i]
+        xt[j] = x[j]
+    fd_hessian_symmetrize_inplace(H_out, g, h)
+
+
+@inner
 def hessian_into(ev, x, g, H_out):
-    """Write the user's Hessian at x into ``H_out`` (``g``: the gradient at x)."""
+    """Write the user's Hessian at x into ``H_out`` (``g``: the gradient at x).
+
+    Without a Hessian function (address 0), forward differences of the gradient.
+    """
     ints = ev.ints
     if ints[PY_CALL] != 0:
         _python_hessian_into(ev, x, g, H_out)
+        return
+    if ints[ADDR_HESS] == 0:
+        _fd_hessian_into(ev, x, g, H_out)
         return
     ints[NHEV] += 1
     if ints[WITH_ARGS] != 0:

@@ -150,7 +150,8 @@ def minimize_many(
         ``(p,)`` vector shared by every problem.
     method : str
         Any method of :func:`nsolve.minimize`; compiled: ``"bfgs"``, ``"lbfgs"``,
-        ``"newton"`` (with ``hess``), ``"gd"`` and the first-order methods.
+        ``"newton"`` (with ``hess``, or forward differences of ``grad`` without it), ``"gd"`` and
+        the first-order methods.
     hess : callable, optional
         ``hess(x[, a]) -> (n, n)`` for ``"newton"``.
     threads : int, optional
