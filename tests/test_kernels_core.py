@@ -125,17 +125,19 @@ def test_lbfgs_two_loop_matches_dense_recursion(m):
     for _ in range(m + 4):  # wrap around the circular buffer
         x_new = x - 0.1 * rng.standard_normal(n)
         g_new = A @ x_new
-        assert lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10, False)
         pairs.append((x_new - x, g_new - g))
         pairs = pairs[-m:]
+        assert lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+        np.testing.assert_array_equal(x, x_new)  # the step is accepted in the same pass
+        np.testing.assert_array_equal(g, g_new)
         np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9, atol=1e-12)
         x, g = x_new, g_new
     assert cm[0] == m
 
 
 @pytest.mark.parametrize("m", [1, 4])
-def test_lbfgs_accept_with_the_trial_point_in_the_free_rows_matches_separate_buffers(m):
-    """accept=True: x_new, g_new are the history's free rows; same pairs, direction, and x, g <- x_new, g_new."""
+def test_lbfgs_trial_point_in_the_free_rows_matches_separate_buffers(m):
+    """x_new, g_new as the history's free rows (the solvers' layout) give what separate buffers give, bit for bit."""
     rng = np.random.default_rng(20 + m)
     n = 7
     A = random_spd(rng, n, cond=30)
@@ -159,8 +161,8 @@ def test_lbfgs_accept_with_the_trial_point_in_the_free_rows_matches_separate_buf
         free = lbfgs_free_row(ours[5], ours[6])
         S[free] = x_new_ref  # the line search writes its trial point there
         Y[free] = g_new_ref
-        up_ref = lbfgs_update_direction_inplace(*ref, x_ref, x_new_ref, g_ref, g_new_ref, d_ref, 1e-10, False)
-        up = lbfgs_update_direction_inplace(*ours, x, S[free], g, Y[free], d, 1e-10, True)
+        up_ref = lbfgs_update_direction_inplace(*ref, x_ref, x_new_ref, g_ref, g_new_ref, d_ref, 1e-10)
+        up = lbfgs_update_direction_inplace(*ours, x, S[free], g, Y[free], d, 1e-10)
         assert up == up_ref == (k != 3)
         np.testing.assert_array_equal(d, d_ref)
         np.testing.assert_array_equal(x, x_new_ref)
@@ -187,12 +189,12 @@ def test_lbfgs_rejected_pair_keeps_history():
     for _ in range(2):
         x_new = x - 0.1 * rng.standard_normal(n)
         g_new = A @ x_new
-        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10, False)
         pairs.append((x_new - x, g_new - g))
+        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
         x, g = x_new, g_new
     # a pair with negative curvature is rejected; the direction uses the two kept pairs
     x_new, g_new = x + 0.1, g - 0.1
-    assert not lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10, False)
+    assert not lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
     assert cm[0] == 2
     np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9)
 

@@ -150,8 +150,7 @@ def lbfgs_free_row(ring, state):
 
 
 @kernel(fastmath={"reassoc"})
-def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new, g, g_new, d, curvature_eps,
-                                   accept):
+def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new, g, g_new, d, curvature_eps):
     """Store the newest pair and compute :math:`d = -H_{k+1} g_{k+1}` by the two-loop recursion.
 
     The history lives in a circular buffer of ``m + 1`` rows (``S``, ``Y``: shape
@@ -161,10 +160,10 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
     ``state = [count, m]`` (int64); ``rho`` and ``yy_hist`` (length ``m + 1``) hold
     :math:`1 / s^T y` and :math:`y^T y` of each row, ``a`` is work.
 
-    With ``accept`` true the step is also accepted here: ``x`` and ``g`` receive
-    ``x_new`` and ``g_new`` in the same pass.  The caller may then keep its trial point in
-    the free rows themselves (``x_new = S[free]``, ``g_new = Y[free]``: each entry is read
-    before the pair overwrites it), which saves two n-vectors of memory.
+    The step is also accepted here: ``x`` and ``g`` receive ``x_new`` and ``g_new`` in the
+    same pass.  The caller may therefore keep its trial point in the free rows themselves
+    (``x_new = S[free]``, ``g_new = Y[free]``: each entry is read before the pair overwrites
+    it), which saves two n-vectors of memory.
 
     Two-loop recursion (N&W Alg. 7.4) with initial matrix :math:`\\gamma I`,
     :math:`\\gamma = s^T y / y^T y` of the newest pair::
@@ -193,20 +192,13 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
     # The pair (and the accepted point).  No reduction here: ``x_new`` may be the free row
     # itself, and a loop whose operands may overlap runs scalar, which would change the
     # order of a vectorised sum; the dot products follow in a pass that only reads.
-    if accept:
-        for i in range(n):
-            xn = x_new[i]
-            gn = g_new[i]
-            S[free, i] = xn - x[i]
-            Y[free, i] = gn - g[i]
-            x[i] = xn
-            g[i] = gn
-        g_cur = g
-    else:
-        for i in range(n):
-            S[free, i] = x_new[i] - x[i]
-            Y[free, i] = g_new[i] - g[i]
-        g_cur = g_new
+    for i in range(n):
+        xn = x_new[i]
+        gn = g_new[i]
+        S[free, i] = xn - x[i]
+        Y[free, i] = gn - g[i]
+        x[i] = xn
+        g[i] = gn
     sy = 0.0
     yy = 0.0
     ss = 0.0
@@ -217,7 +209,7 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
         sy += si * yi
         yy += yi * yi
         ss += si * si
-        sg += si * g_cur[i]
+        sg += si * g[i]
     updated = sy > curvature_eps * np.sqrt(ss * yy)
     if updated:
         rho[free] = 1.0 / sy
@@ -232,17 +224,17 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
         state[0] = count
     if count == 0:
         for i in range(n):
-            d[i] = -g_cur[i]
+            d[i] = -g[i]
         return updated
     newest = ring[count - 1]
     if updated:
         dot_next = sg
         for i in range(n):
-            d[i] = g_cur[i]
+            d[i] = g[i]
     else:
         dot_next = 0.0
         for i in range(n):
-            gi = g_cur[i]
+            gi = g[i]
             d[i] = gi
             dot_next += S[newest, i] * gi
     # First loop, newest to oldest; d holds q.

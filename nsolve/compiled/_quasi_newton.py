@@ -150,10 +150,10 @@ def lbfgs_step(ev, it, mem, fo, io):
     if status != CONTINUE:
         return status, alpha, 0.0, 0.0
     # the interpreted step's order: step length, then the update that also accepts the step
-    # (x, g <- x_new, g_new, copied in its first pass: the same kernel variant on both paths)
+    # (x, g <- x_new, g_new, copied in its first pass)
     step_inf, x_inf = step_stats(x_new_of(it), x_of(it))
     lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, count_m, x_of(it), x_new_of(it), g_of(it), g_new_of(it),
-                                   it.d, fo[FO_METHOD], True)
+                                   it.d, fo[FO_METHOD])
     it.ic[FRESH] = 1 if count_m[0] == 0 else 0
     it.sc[F_PREV] = it.sc[F]
     it.sc[F] = f_new

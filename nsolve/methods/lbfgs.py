@@ -111,7 +111,7 @@ def step(obj, state: LBFGSState, opts: LBFGSOptions, search) -> StepInfo:
     # accepts the step too: x, g <- x_new, g_new (which the new pair then overwrites)
     lbfgs_update_direction_inplace(
         state.S, state.Y, state.rho, state.yy, state.a, state.ring, state.count_m,
-        state.x, state.x_new, state.g, state.g_new, state.d, opts.curvature_eps, True,
+        state.x, state.x_new, state.g, state.g_new, state.d, opts.curvature_eps,
     )
     state.point_trial_at_free_row()
     state.fresh = state.count_m[0] == 0
