@@ -178,7 +178,11 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
     compiled with ``fastmath={"reassoc"}`` (see :mod:`nsolve._jit`): LLVM then vectorises
     the reductions, five times faster when the history sits in cache (n = 1000); the
     summation order is fixed by the compiled code, so runs are reproducible and the
-    interpreted and compiled solvers, which call this one kernel, agree bit for bit.
+    interpreted and compiled solvers, which call this one kernel, agree bit for bit.  That
+    agreement rests on LLVM vectorising each loop the same way inside the compiled solvers
+    (where the kernel is inlined) as on its own: ``tests/test_bridge.py`` and
+    ``tests/test_compiled.py`` check it.  A restructuring that looked harmless (scaling by
+    gamma in the first loop's last pass) broke it at the 1e-11 level and was reverted.
 
     Returns
     -------
