@@ -127,13 +127,17 @@ def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_
     g = g_of(it)
     copy_into(x, x0)
     f0 = call_f(ev, x)
-    copy_into(x_out, x0)
+    # x_out is written only when the run returns (x0 after a failed start): an output
+    # touched early would count in the run's peak memory
     if not math.isfinite(f0):
+        copy_into(x_out, x0)
         return START_F_NOT_FINITE, 0, f0, 0
     gradient_into(ev, x, g)
     if ev.ints[ERR] != 0:
+        copy_into(x_out, x0)
         return EVALUATION_ERROR, 0, f0, 0
     if not all_finite(g):
+        copy_into(x_out, x0)
         return START_G_NOT_FINITE, 0, f0, 0
     start(it, f0)
     best_f = f0
@@ -143,6 +147,7 @@ def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_
     gnorm = norm_inf(g)
     status = init(ev, it, mem, fo, io)
     if status != CONTINUE:
+        copy_into(x_out, x0)
         return status, 0, f0, 0
 
     gtol = fo[FO_GTOL]

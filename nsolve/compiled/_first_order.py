@@ -31,7 +31,7 @@ from nsolve.compiled._evaluator import fg
 from nsolve.compiled._layout import FO_METHOD, IO_METHOD
 from nsolve.compiled._quasi_newton import line_search
 from nsolve.compiled._shared import SHARED  # noqa: F401 - makes the shared rules callable here
-from nsolve.compiled._state import F, T, accept_step, g_of, x_of
+from nsolve.compiled._state import F, T, accept_step, g_new_of, g_of, x_new_of, x_of
 from nsolve.methods._quasi_newton import search_outcome
 from nsolve.methods.first_order import adam as _adam_family
 from nsolve.methods.first_order import adaptive as _adaptive
@@ -211,7 +211,7 @@ def gd_step(ev, it, mem, fo, io):
     """``methods/first_order/gd.py``: a search from the learning rate along :math:`-g`."""
     alpha0 = learning_rate(it.ic[T], fo, io, mem)
     neg_into(it.d, g_of(it))
-    alpha, f_new, ls_status, _ = line_search(ev, it, alpha0, fo, io)
+    alpha, f_new, ls_status, _ = line_search(ev, it, alpha0, fo, io, x_new_of(it), g_new_of(it))
     outcome = search_outcome(ls_status, True)
     if outcome != CONTINUE:
         return outcome, alpha, 0.0, 0.0

@@ -22,7 +22,11 @@ from __future__ import annotations
 import math
 
 from nsolve._kernels.newton import newton_direction_into
-from nsolve._kernels.quasi_newton import bfgs_update_direction_inplace, lbfgs_update_direction_inplace
+from nsolve._kernels.quasi_newton import (
+    bfgs_update_direction_inplace,
+    lbfgs_free_row,
+    lbfgs_update_direction_inplace,
+)
 from nsolve._kernels.vector import all_finite, dot, neg_into, step_stats
 from nsolve._status import CONTINUE, NOT_FINITE
 from nsolve.compiled._cache import inner
@@ -52,12 +56,11 @@ from nsolve.methods._quasi_newton import (
 
 # ------------------------------------------------------------------ line search
 @inner(inline=True)
-def line_search(ev, it, alpha0, fo, io):
-    """The run's line search from the current point along ``it.d`` (``fun = fg = ev``)."""
+def line_search(ev, it, alpha0, fo, io, x_new, g_new):
+    """The run's line search from the current point along ``it.d`` (``fun = fg = ev``),
+    writing its trial point and gradient into ``x_new``, ``g_new``."""
     x = x_of(it)
     g = g_of(it)
-    x_new = x_new_of(it)
-    g_new = g_new_of(it)
     f = it.sc[F]
     kind = io[IO_LS_KIND]
     if kind == LS_STRONG_WOLFE:
@@ -70,14 +73,22 @@ def line_search(ev, it, alpha0, fo, io):
 
 
 @inner(inline=True)
-def search_with_reset(ev, it, mem, alpha0, reset, fo, io):
+def iterate_trial(it, mem):
+    """Where a method's line search writes its trial point and gradient: the iterate's second row."""
+    return x_new_of(it), g_new_of(it)
+
+
+@inner(inline=True)
+def search_with_reset(ev, it, mem, alpha0, reset, trial, fo, io):
     """``methods._quasi_newton.search_with_reset``: search; on failure along a non-fresh
-    direction, ``reset`` and retry along :math:`-g`.  Returns ``(alpha, f_new, status)``."""
+    direction, ``reset`` and retry along :math:`-g`.  ``trial(it, mem)`` gives the buffers of
+    the trial point and gradient.  Returns ``(alpha, f_new, status)``."""
     if needs_reset(it.ic[FRESH] != 0, g_of(it), it.d):
         reset(it, mem)
         alpha0 = first_step_length(g_of(it), it.d)
     while True:
-        alpha, f_new, ls_status, _ = line_search(ev, it, alpha0, fo, io)
+        x_new, g_new = trial(it, mem)
+        alpha, f_new, ls_status, _ = line_search(ev, it, alpha0, fo, io, x_new, g_new)
         outcome = search_outcome(ls_status, it.ic[FRESH] != 0)
         if outcome == CONTINUE:
             return alpha, f_new, CONTINUE
@@ -143,16 +154,25 @@ def lbfgs_reset(it, mem):
 
 
 @inner(inline=True)
+def lbfgs_trial(it, mem):
+    """The history's free rows: the trial point and gradient live there (as in ``LBFGSState``)."""
+    S, Y, rho, yy, a, ring, count_m = mem
+    free = lbfgs_free_row(ring, count_m)
+    return S[free], Y[free]
+
+
+@inner(inline=True)
 def lbfgs_step(ev, it, mem, fo, io):
     S, Y, rho, yy, a, ring, count_m = mem
     alpha0 = _trial_step(it, io[IO_METHOD + 1] != 0)
-    alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, lbfgs_reset, fo, io)
+    alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, lbfgs_reset, lbfgs_trial, fo, io)
     if status != CONTINUE:
         return status, alpha, 0.0, 0.0
     # the interpreted step's order: step length, then the update that also accepts the step
-    # (x, g <- x_new, g_new, copied in its first pass)
-    step_inf, x_inf = step_stats(x_new_of(it), x_of(it))
-    lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, count_m, x_of(it), x_new_of(it), g_of(it), g_new_of(it),
+    # (x, g <- x_new, g_new, read from the free rows before the new pair overwrites them)
+    x_new, g_new = lbfgs_trial(it, mem)
+    step_inf, x_inf = step_stats(x_new, x_of(it))
+    lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, count_m, x_of(it), x_new, g_of(it), g_new,
                                    it.d, fo[FO_METHOD])
     it.ic[FRESH] = 1 if count_m[0] == 0 else 0
     it.sc[F_PREV] = it.sc[F]
@@ -196,7 +216,7 @@ def bfgs_init(ev, it, mem, fo, io):
 def bfgs_step(ev, it, mem, fo, io):
     H, w = mem
     alpha0 = _trial_step(it, io[IO_METHOD] != 0)
-    alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, bfgs_reset, fo, io)
+    alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, bfgs_reset, iterate_trial, fo, io)
     if status != CONTINUE:
         return status, alpha, 0.0, 0.0
     scale = it.ic[FRESH] != 0 and io[IO_METHOD + 1] != 0
@@ -257,7 +277,7 @@ def newton_step(ev, it, mem, fo, io):
     fresh = tau < 0.0
     it.ic[FRESH] = 1 if fresh else 0
     alpha0 = first_step_length(g_of(it), it.d) if fresh else 1.0
-    alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, newton_reset, fo, io)
+    alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, newton_reset, iterate_trial, fo, io)
     if status != CONTINUE:
         return status, alpha, 0.0, 0.0
     return accept_step(it, f_new, alpha)
