@@ -51,13 +51,10 @@ from __future__ import annotations
 import ctypes
 import math
 import time
-from types import SimpleNamespace
 
 import numpy as np
 from numba import typeof
 
-from nsolve._result import build_result
-from nsolve.compiled import _layout as L
 from nsolve.compiled._evaluator import (
     ADDR_F,
     ADDRESS_SLOTS,
@@ -342,15 +339,8 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
     name = spec.name
     t0 = time.perf_counter()
     n = x.shape[0]
-    rows = rules.maxiter + 1 if history else 0
-    fo, io, extra = D._packed(name, method_opts, search, rules, rows, n)
-    if name == "bfgs":
-        extra = np.empty((n, n))
+    fo, io, extra, x_out, g_out, hist, info = D.run_buffers(name, method_opts, search, rules, n, history)
     py = PythonObjective(obj, n, hessian=spec.uses_hessian)
-    x_out = np.empty(n)
-    g_out = np.empty(n)
-    hist = np.empty((rows, len(L.HISTORY_COLUMNS)))
-    info = np.zeros(L.INFO_SLOTS, dtype=np.int64)
     call = (py.addresses(), False, py.buf, x, fo, io, x_out, g_out, hist, info, extra)
     if not solver_ready(name, call):
         return None
@@ -361,19 +351,8 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
         del _RUNS[py.handle]
     if py.error is not None:
         raise py.error
-    status = int(info[L.INFO_STATUS])
-    if status < 0:  # cannot happen: the first evaluation's checks ran in Python
-        D.raise_start_error(status, info, fun, n)
-    counts = SimpleNamespace(nfev=int(info[L.INFO_NFEV]), njev=int(info[L.INFO_NJEV]), nhev=int(info[L.INFO_NHEV]))
-    history_dict = None
-    if history:
-        cols = hist[: info[L.INFO_NHIST]].T
-        history_dict = {k: c.copy() for k, c in zip(L.HISTORY_COLUMNS, cols, strict=True)}
-        for k in ("nit", "nfev", "njev", "nhev"):
-            history_dict[k] = history_dict[k].astype(np.int64)
-    return build_result(x=x_out, fun=fun, jac=g_out, status=status, nit=int(info[L.INFO_NIT]), obj=counts,
-                        method=name, elapsed=time.perf_counter() - t0,
-                        extra={"hess_inv": extra} if name == "bfgs" else None, history=history_dict, fresh=True)
+    # (a failed start cannot reach here: the first evaluation's checks ran in Python)
+    return D.run_result(name, fun, x_out, g_out, hist, info, extra, history, t0)
 
 
 # ------------------------------------------------------------------ compiling ahead

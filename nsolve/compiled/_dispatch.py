@@ -13,6 +13,7 @@ import weakref
 from types import SimpleNamespace
 
 import numpy as np
+from scipy.optimize import OptimizeResult
 
 from nsolve._result import build_result
 from nsolve._status import Status
@@ -259,22 +260,28 @@ def minimize_compiled(spec, method_opts, search, rules, f, grad, hess, hessp, ar
     a = args_vector(args)
     with_args = len(args) == 1
     addresses = objective_addresses(f, grad, hess if spec.uses_hessian else None, with_args)
-    n = x.shape[0]
-    rows = rules.maxiter + 1 if history else 0
-    fo, io, extra = _packed(name, method_opts, search, rules, rows, n)
-    x_out = np.empty(n)
-    g_out = np.empty(n)
-    hist = np.empty((rows, len(L.HISTORY_COLUMNS)))
-    info = np.zeros(L.INFO_SLOTS, dtype=np.int64)
-    if name == "bfgs":
-        extra = np.empty((n, n))
+    fo, io, extra, x_out, g_out, hist, info = run_buffers(name, method_opts, search, rules, x.shape[0], history)
     solve = _entry_points()[DRIVERS[name]][0]
     fun = solve(addresses, with_args, a, x, fo, io, x_out, g_out, hist, info, extra)
+    return run_result(name, fun, x_out, g_out, hist, info, extra, history, t0)
+
+
+# ------------------------------------------------------------------ shared by the single-run paths
+def run_buffers(name: str, method_opts, search, rules, n: int, history: bool):
+    """``(fo, io, extra, x_out, g_out, hist, info)``: the arrays of one solver call (see :mod:`._driver`)."""
+    rows = rules.maxiter + 1 if history else 0
+    fo, io, extra = _packed(name, method_opts, search, rules, rows, n)
+    if name == "bfgs":
+        extra = np.empty((n, n))  # hess_inv: the result's own array
+    return (fo, io, extra, np.empty(n), np.empty(n), np.empty((rows, len(L.HISTORY_COLUMNS))),
+            np.zeros(L.INFO_SLOTS, dtype=np.int64))
+
+
+def run_result(name: str, fun: float, x_out, g_out, hist, info, extra, history: bool, t0: float) -> OptimizeResult:
+    """The OptimizeResult of a solver call (raising the interpreted path's error for a failed start)."""
     status = int(info[L.INFO_STATUS])
-    if status < 0:
-        raise_start_error(status, info, fun, n)
-    if info[L.INFO_ERR] != 0:
-        raise_start_error(status, info, fun, n)
+    if status < 0 or info[L.INFO_ERR] != 0:
+        raise_start_error(status, info, fun, x_out.shape[0])
     counts = SimpleNamespace(nfev=int(info[L.INFO_NFEV]), njev=int(info[L.INFO_NJEV]), nhev=int(info[L.INFO_NHEV]))
     history_dict = None
     if history:
