@@ -16,6 +16,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from same_run import as_python, assert_same_run
 
 import nsolve
 from nsolve import Status, problems
@@ -28,8 +29,6 @@ def _solvers_compiled():
     nsolve.precompile()
 
 
-def _py(func):
-    return None if func is None else (lambda x, *a: func(x, *a))
 
 
 def _interpreted(f, grad, x0, **kw):
@@ -44,14 +43,6 @@ def _bridged(f, grad, x0, **kw):
         return nsolve.minimize(f, grad, x0, **kw)
 
 
-def _assert_same_run(res, ref):
-    assert (res.nit, res.nfev, res.njev, res.nhev, res.status) == (ref.nit, ref.nfev, ref.njev, ref.nhev, ref.status)
-    np.testing.assert_array_equal(res.x, ref.x)
-    np.testing.assert_array_equal(res.jac, ref.jac)
-    assert res.fun == ref.fun or (math.isnan(res.fun) and math.isnan(ref.fun))
-    assert (res.success, res.message, res.method) == (ref.success, ref.message, ref.method)
-    if "hess_inv" in ref:
-        np.testing.assert_array_equal(res.hess_inv, ref.hess_inv)
 
 
 LIBRARY = [p for p in problems.library(max_n=20)]
@@ -62,10 +53,10 @@ LIBRARY = [p for p in problems.library(max_n=20)]
 def test_library_runs_match_the_interpreted_driver_bit_for_bit(p, method):
     kw = {"method": method, "maxiter": 300}
     if method == "newton":
-        kw["hess"] = _py(p.hess)
-    res = _bridged(_py(p.f), _py(p.grad), p.x0, **kw)
-    ref = _interpreted(_py(p.f), _py(p.grad), p.x0, **kw)
-    _assert_same_run(res, ref)
+        kw["hess"] = as_python(p.hess)
+    res = _bridged(as_python(p.f), as_python(p.grad), p.x0, **kw)
+    ref = _interpreted(as_python(p.f), as_python(p.grad), p.x0, **kw)
+    assert_same_run(res, ref)
 
 
 @pytest.mark.parametrize(
@@ -77,14 +68,15 @@ def test_library_runs_match_the_interpreted_driver_bit_for_bit(p, method):
 def test_first_order_runs_match_the_interpreted_driver(method, opts):
     p = problems.get("rosenbrock", 2)
     kw = {"method": method, "maxiter": 150, **opts}
-    _assert_same_run(_bridged(_py(p.f), _py(p.grad), p.x0, **kw), _interpreted(_py(p.f), _py(p.grad), p.x0, **kw))
+    f, grad = as_python(p.f), as_python(p.grad)
+    assert_same_run(_bridged(f, grad, p.x0, **kw), _interpreted(f, grad, p.x0, **kw))
 
 
 @pytest.mark.parametrize("method", ["bfgs", "lbfgs", "newton", "adam"])
 @pytest.mark.parametrize("kind", ["fused", "forward", "central"])
 def test_fused_and_finite_difference_gradients_match(kind, method):
     p = problems.get("extended_rosenbrock", 4)
-    f, grad, kw = _py(p.f), _py(p.grad), {"method": method, "maxiter": 60}
+    f, grad, kw = as_python(p.f), as_python(p.grad), {"method": method, "maxiter": 60}
     if kind == "fused":
         f, grad = (lambda x: (p.f(x), p.grad(x))), True
     else:
@@ -92,14 +84,14 @@ def test_fused_and_finite_difference_gradients_match(kind, method):
         kw["fd_scheme"] = kind
     if method == "adam":
         kw["lr"] = 1e-2
-    _assert_same_run(_bridged(f, grad, p.x0, **kw), _interpreted(f, grad, p.x0, **kw))
+    assert_same_run(_bridged(f, grad, p.x0, **kw), _interpreted(f, grad, p.x0, **kw))
 
 
 def test_newton_with_finite_difference_hessian_matches_with_counts():
     p = problems.get("wood", 4)
-    res = _bridged(_py(p.f), _py(p.grad), p.x0, method="newton")
-    ref = _interpreted(_py(p.f), _py(p.grad), p.x0, method="newton")
-    _assert_same_run(res, ref)
+    res = _bridged(as_python(p.f), as_python(p.grad), p.x0, method="newton")
+    ref = _interpreted(as_python(p.f), as_python(p.grad), p.x0, method="newton")
+    assert_same_run(res, ref)
     assert res.success and res.njev > res.nit  # the differences' gradients are counted
 
 
@@ -118,7 +110,7 @@ def test_args_history_and_stopping_rules_match():
         kw = {"method": "lbfgs", "args": (scale,), "history": True, **opts}
         res = _bridged(f, g, p.x0, **kw)
         ref = _interpreted(f, g, p.x0, **kw)
-        _assert_same_run(res, ref)
+        assert_same_run(res, ref)
         for key in ("nit", "f", "gnorm", "alpha", "nfev", "njev", "nhev"):
             np.testing.assert_array_equal(res.history[key], ref.history[key], err_msg=key)
 
@@ -165,7 +157,7 @@ def test_stop_iteration_from_f_propagates():
 
 def test_bad_values_raise_the_interpreted_errors():
     p = problems.get("rosenbrock", 2)
-    good_f, good_g = _py(p.f), _py(p.grad)
+    good_f, good_g = as_python(p.f), as_python(p.grad)
     cases = [
         (lambda x: np.ones(2), good_g, TypeError, "f must return a scalar"),
         (lambda x: math.nan, good_g, ValueError, "f must be finite at x0"),
@@ -191,7 +183,7 @@ def test_a_wrong_gradient_shape_after_the_start_raises_the_interpreted_error():
     for run in (_bridged, _interpreted):
         seen["k"] = 0
         with pytest.raises(ValueError, match=r"grad must return an array of shape \(2,\); got shape \(5,\)$"):
-            run(_py(p.f), grad, p.x0, method="bfgs")
+            run(as_python(p.f), grad, p.x0, method="bfgs")
 
 
 def test_the_user_gets_a_fresh_copy_of_x_each_call():
@@ -254,7 +246,7 @@ def test_non_finite_trial_values_shrink_the_step_like_the_interpreted_path():
         if method == "newton":
             kw["hess"] = lambda x: 2.0 * np.eye(2)
         res = _bridged(f, g, x0, **kw)
-        _assert_same_run(res, _interpreted(f, g, x0, **kw))
+        assert_same_run(res, _interpreted(f, g, x0, **kw))
         assert res.status == Status.GTOL
 
 
@@ -270,16 +262,16 @@ def test_runs_the_bridge_cannot_take_stay_interpreted():
     assert "n >" in reason("lbfgs", _bridge.MAX_N + 1, p.grad, None, None, None, False, None, rules, False)
     assert reason("lbfgs", 2, p.grad, None, None, None, False, None, rules, False) is None
     seen = []
-    res = nsolve.minimize(_py(p.f), _py(p.grad), p.x0, method="lbfgs", callback=lambda xk: seen.append(1))
+    res = nsolve.minimize(as_python(p.f), as_python(p.grad), p.x0, method="lbfgs", callback=lambda xk: seen.append(1))
     assert res.success and len(seen) == res.nit
 
 
 def test_a_cold_solver_is_not_compiled_on_the_spot(monkeypatch):
     p = problems.get("rosenbrock", 2)
     monkeypatch.setattr(_bridge, "solver_ready", lambda name, call: False)
-    res = nsolve.minimize(_py(p.f), _py(p.grad), p.x0, method="bfgs")
-    ref = _interpreted(_py(p.f), _py(p.grad), p.x0, method="bfgs")
-    _assert_same_run(res, ref)
+    res = nsolve.minimize(as_python(p.f), as_python(p.grad), p.x0, method="bfgs")
+    ref = _interpreted(as_python(p.f), as_python(p.grad), p.x0, method="bfgs")
+    assert_same_run(res, ref)
 
 
 def test_precompile_reports_each_driver_and_rejects_unknown_methods():

@@ -7,13 +7,13 @@ same counts, status and history.  Answers are also checked against known minima.
 
 from __future__ import annotations
 
-import math
 from unittest import mock
 
 import numba
 import numpy as np
 import pytest
 from numba_objectives import rosen, rosen_grad, rosen_hess  # noqa: F401  (shared test objectives)
+from same_run import as_python, assert_same_run
 
 import nsolve
 from nsolve import Status
@@ -75,15 +75,12 @@ FIRST_ORDER = [
 ]
 
 
-def _py(func):
-    """A Python function calling the compiled one: the interpreted driver, the same objective code."""
-    return None if func is None else (lambda x, *a: func(x, *a))
 
 
 def _interpreted(f, grad, x0, hess=None, **kw):
     """The same run through the interpreted driver (Python functions kept off the compiled solvers)."""
     with mock.patch.object(_bridge, "ENABLED", False):
-        return nsolve.minimize(_py(f), _py(grad), x0, hess=_py(hess), **kw)
+        return nsolve.minimize(as_python(f), as_python(grad), x0, hess=as_python(hess), **kw)
 
 
 def _compiled(f, grad, x0, **kw):
@@ -92,12 +89,6 @@ def _compiled(f, grad, x0, **kw):
         return nsolve.minimize(f, grad, x0, **kw)
 
 
-def _assert_same_run(res, ref):
-    assert (res.nit, res.nfev, res.njev, res.nhev, res.status) == (ref.nit, ref.nfev, ref.njev, ref.nhev, ref.status)
-    np.testing.assert_array_equal(res.x, ref.x)
-    np.testing.assert_array_equal(res.jac, ref.jac)
-    assert res.fun == ref.fun or (math.isnan(res.fun) and math.isnan(ref.fun))
-    assert (res.success, res.message, res.method) == (ref.success, ref.message, ref.method)
 
 
 # ---------------------------------------------------------------- same iterates as the interpreted path
@@ -108,7 +99,7 @@ def test_quasi_newton_matches_interpreted_and_finds_minimum(method):
     hess = rosen_hess if method == "newton" else None
     res = _compiled(rosen, rosen_grad, X0, method=method, hess=hess)
     ref = _interpreted(rosen, rosen_grad, X0, method=method, hess=hess)
-    _assert_same_run(res, ref)
+    assert_same_run(res, ref)
     assert res.status == Status.GTOL
     np.testing.assert_allclose(res.x, np.ones(4), atol=1e-5)
 
@@ -118,7 +109,7 @@ def test_first_order_matches_interpreted(method, opts):
     kw = {"method": method, "maxiter": 200, **opts}
     res = _compiled(rosen, rosen_grad, X0[:2], **kw)
     ref = _interpreted(rosen, rosen_grad, X0[:2], **kw)
-    _assert_same_run(res, ref)
+    assert_same_run(res, ref)
 
 
 @pytest.mark.parametrize(
@@ -138,14 +129,14 @@ def test_first_order_matches_interpreted(method, opts):
 def test_options_and_stopping_rules_match_interpreted(opts):
     res = _compiled(rosen, rosen_grad, X0, method="lbfgs", **opts)
     ref = _interpreted(rosen, rosen_grad, X0, method="lbfgs", **opts)
-    _assert_same_run(res, ref)
+    assert_same_run(res, ref)
 
 
 @pytest.mark.parametrize("opts", [{"initial_step": "interpolate", "scale_h0": False}, {"curvature_eps": 0.1}])
 def test_bfgs_options_and_hess_inv_match_interpreted(opts):
     res = _compiled(rosen, rosen_grad, X0, method="bfgs", **opts)
     ref = _interpreted(rosen, rosen_grad, X0, method="bfgs", **opts)
-    _assert_same_run(res, ref)
+    assert_same_run(res, ref)
     np.testing.assert_array_equal(res.hess_inv, ref.hess_inv)
 
 
@@ -170,7 +161,7 @@ def test_args_vector_reaches_the_objective(method):
         kw.update(lr=1e-3 if method == "gd" else 0.1, maxiter=3000)
     res = _compiled(quad, quad_grad, np.zeros(3), **kw)
     ref = _interpreted(quad, quad_grad, np.zeros(3), **kw)
-    _assert_same_run(res, ref)
+    assert_same_run(res, ref)
     np.testing.assert_allclose(res.x, [0.0, 1.0, 2.0], atol=1e-3)
 
 
@@ -210,7 +201,7 @@ def cliff_grad(x):
 def test_non_finite_values_stop_like_the_interpreted_path(method, opts):
     res = _compiled(cliff, cliff_grad, np.array([0.0, 1.0]), method=method, maxiter=50, **opts)
     ref = _interpreted(cliff, cliff_grad, np.array([0.0, 1.0]), method=method, maxiter=50, **opts)
-    _assert_same_run(res, ref)
+    assert_same_run(res, ref)
     assert np.isfinite(res.fun) and res.x[0] <= 1.0
 
 
@@ -221,7 +212,7 @@ def test_python_callback_history_and_disp_fall_back_to_the_interpreted_path(caps
     seen = []
     res = nsolve.minimize(rosen, rosen_grad, X0, method="lbfgs", callback=lambda xk: seen.append(xk.copy()))
     ref = _compiled(rosen, rosen_grad, X0, method="lbfgs")
-    _assert_same_run(res, ref)
+    assert_same_run(res, ref)
     assert len(seen) == res.nit
     nsolve.minimize(rosen, rosen_grad, X0, method="lbfgs", disp=True)
     assert "iter" in capsys.readouterr().out
@@ -253,7 +244,7 @@ def test_newton_without_hess_runs_compiled_with_the_interpreted_difference_hessi
     else:
         res = _compiled(rosen, rosen_grad, X0, method="newton")
         ref = _interpreted(rosen, rosen_grad, X0, method="newton")
-    _assert_same_run(res, ref)
+    assert_same_run(res, ref)
     assert res.success and res.nhev == 0 and res.njev > res.nit  # the differences' gradients are counted
 
 
@@ -265,7 +256,7 @@ def rosen_fused(x):
 def test_fused_and_finite_difference_gradients_of_numba_functions_give_the_same_answer():
     ref = _compiled(rosen, rosen_grad, X0, method="bfgs")
     fused = nsolve.minimize(rosen_fused, True, X0, method="bfgs")
-    _assert_same_run(fused, ref)
+    assert_same_run(fused, ref)
     fd = nsolve.minimize(rosen, None, X0, method="bfgs")
     assert fd.success
     np.testing.assert_allclose(fd.x, np.ones(4), atol=1e-4)
@@ -376,7 +367,8 @@ def test_wrong_shapes_and_non_finite_starts_raise_the_interpreted_errors():
         with pytest.raises(exc, match=msg):
             nsolve.minimize(f, g, X0, **kw)
         with pytest.raises(exc, match=msg.split(";")[0]):
-            nsolve.minimize(_py(f), _py(g), X0, **{k: (_py(v) if k == "hess" else v) for k, v in kw.items()})
+            py_kw = {k: (as_python(v) if k == "hess" else v) for k, v in kw.items()}
+            nsolve.minimize(as_python(f), as_python(g), X0, **py_kw)
 
 
 @numba.njit("f8(f8[:])")
@@ -403,7 +395,7 @@ def test_explicit_signatures_run_compiled_when_they_match_else_interpreted():
     res = _compiled(f_explicit_c, g_explicit_c, np.zeros(2), method="bfgs")
     np.testing.assert_allclose(res.x, [1.0, -2.0], atol=1e-6)
     res2 = nsolve.minimize(f_explicit_any_layout, g_explicit_any_layout, np.zeros(2), method="bfgs")
-    _assert_same_run(res2, res)
+    assert_same_run(res2, res)
     from nsolve._driver import StopRules
 
     reason = _dispatch.compiled_reason("bfgs", f_explicit_any_layout, g_explicit_any_layout, None, None, None, False,

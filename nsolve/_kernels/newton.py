@@ -82,6 +82,21 @@ def cholesky_solve_into(d, L, b):
 
 
 @kernel
+def _cholesky_solve(d, A, b):
+    """Solve :math:`A d = b` by LAPACK's Cholesky (lower triangle of ``A``) and
+    :func:`cholesky_solve_into`; False (``d`` untouched) when ``A`` is not positive definite."""
+    ok = True
+    try:
+        L = np.linalg.cholesky(A)
+    except Exception:  # noqa: BLE001 - Numba raises LinAlgError for a non-PD matrix
+        ok = False
+        L = A
+    if ok:
+        cholesky_solve_into(d, L, b)
+    return ok
+
+
+@kernel
 def newton_direction_into(d, H, g, beta):
     """Solve :math:`(H + \\tau I) d = -g` with the smallest tried :math:`\\tau \\ge 0` that
     makes the matrix positive definite (Cholesky with added multiple of the identity,
@@ -120,14 +135,7 @@ def newton_direction_into(d, H, g, beta):
     # An exactly symmetric H is factorised as it is when no shift is needed (the common
     # case): no n x n work copy.
     if tau == 0.0 and _is_symmetric(H):
-        ok = True
-        try:
-            L = np.linalg.cholesky(H)
-        except Exception:  # noqa: BLE001 - Numba raises LinAlgError for a non-PD matrix
-            ok = False
-            L = H
-        if ok:
-            cholesky_solve_into(d, L, b)
+        if _cholesky_solve(d, H, b):
             return tau
         tau = beta
     A = np.empty((n, n))
@@ -138,14 +146,7 @@ def newton_direction_into(d, H, g, beta):
     while tau < 1e300:
         for i in range(n):
             A[i, i] = diag[i] + tau
-        ok = True
-        try:
-            L = np.linalg.cholesky(A)
-        except Exception:  # noqa: BLE001 - Numba raises LinAlgError for a non-PD matrix
-            ok = False
-            L = A
-        if ok:
-            cholesky_solve_into(d, L, b)
+        if _cholesky_solve(d, A, b):
             return tau
         tau = max(2.0 * tau, beta)
     for i in range(n):

@@ -158,13 +158,17 @@ class PythonObjective:
 
         plain = not (fused or fd)
 
+        def fused_value():
+            # grad=True: f returns (value, gradient); the gradient is staged for the solver
+            out = f(x.copy(), *args)
+            val = value(out[0])
+            stage(out[1])
+            return val
+
         def evaluate(kind):
             if kind == KIND_FG:
                 if fused:
-                    out = f(x.copy(), *args)
-                    val = value(out[0])
-                    stage(out[1])
-                    return val
+                    return fused_value()
                 val = value(f(x.copy(), *args))
                 if fd:
                     fd_gradient(x, g, val)
@@ -181,10 +185,7 @@ class PythonObjective:
                     state["f"] = val
                     return val
                 if fused:
-                    out = f(x.copy(), *args)
-                    val = value(out[0])
-                    stage(out[1])
-                    return val
+                    return fused_value()
                 val = value(f(x.copy(), *args))
                 state["f"] = val
                 return val
