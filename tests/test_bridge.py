@@ -260,6 +260,8 @@ def test_runs_the_bridge_cannot_take_stay_interpreted():
     assert "n_samples" in reason("adam", 2, p.grad, None, None, None, False, 10, rules, False)
     assert "hessp" in reason("newton", 2, p.grad, None, p.hessp, None, False, None, rules, False)
     assert "n >" in reason("lbfgs", _bridge.MAX_N + 1, p.grad, None, None, None, False, None, rules, False)
+    assert "Hessian" in reason("newton", _bridge.MAX_N_HESSIAN + 1, p.grad, None, None, None, False, None, rules,
+                               False)
     assert reason("lbfgs", 2, p.grad, None, None, None, False, None, rules, False) is None
     seen = []
     res = nsolve.minimize(as_python(p.f), as_python(p.grad), p.x0, method="lbfgs", callback=lambda xk: seen.append(1))

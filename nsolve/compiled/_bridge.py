@@ -38,9 +38,10 @@ When it is used
 ---------------
 A run goes this way when it could run compiled but for its Python functions (a method with
 a compiled driver, no ``callback``, no ``disp``, no mini-batches, no ``hessp``), ``n`` is at
-most :data:`MAX_N` (above it the work is in f, grad and the vector kernels, and the staging
-copies would cost memory), and the solver is already compiled: in this process, or in
-Numba's on-disk cache from the second run of the method in the process on (see
+most :data:`MAX_N` (:data:`MAX_N_HESSIAN` for Newton; above it the work is in f, grad and
+the vector kernels, and the staging copies would cost memory), and the solver is already
+compiled: in this process, or in Numba's on-disk cache from the second run of the method in
+the process on (see
 :func:`solver_ready`).  A cold solver is not compiled on the spot (that takes tens of
 seconds once per machine); :func:`precompile` (``nsolve precompile``) compiles them, and so
 does any compiled-path solve of a Numba objective.
@@ -70,8 +71,11 @@ from nsolve.compiled._functions import CLOCK_ADDRESS, PYTHON_CALLBACK
 
 #: Largest n run on the compiled solvers with Python functions.
 MAX_N = 100_000
+#: Largest n of a Newton run there: the staging copy of the Hessian doubles its memory.
+MAX_N_HESSIAN = 2_000
 #: False sends every Python objective to the interpreted driver (tests compare the two).
 ENABLED = True
+
 
 def _dispatch():
     from nsolve.compiled import _dispatch as D
@@ -324,6 +328,8 @@ def bridge_reason(name: str, n: int, grad, hess, hessp, callback, disp, n_sample
         return "hessp runs interpreted"
     if n > MAX_N:
         return f"n > {MAX_N} runs interpreted"
+    if name == "newton" and n > MAX_N_HESSIAN:
+        return f"newton with n > {MAX_N_HESSIAN} runs interpreted (the staged Hessian would double its memory)"
     if (history or rules.time_limit > 0.0) and CLOCK_ADDRESS == 0:
         return "no monotonic clock for the time limit / history on this platform"
     return None
