@@ -127,7 +127,11 @@ def test_lbfgs_two_loop_matches_dense_recursion(m):
         g_new = A @ x_new
         pairs.append((x_new - x, g_new - g))
         pairs = pairs[-m:]
-        assert lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+        step_ref = step_stats(x_new, x)
+        updated, step_inf, x_inf = lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new,
+                                                                  d, 1e-10)
+        assert updated
+        assert (step_inf, x_inf) == step_ref  # the step measured in the store pass
         np.testing.assert_array_equal(x, x_new)  # the step is accepted in the same pass
         np.testing.assert_array_equal(g, g_new)
         np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9, atol=1e-12)
@@ -161,9 +165,11 @@ def test_lbfgs_trial_point_in_the_free_rows_matches_separate_buffers(m):
         free = lbfgs_free_row(ours[5], ours[6])
         S[free] = x_new_ref  # the line search writes its trial point there
         Y[free] = g_new_ref
+        expected_step = step_stats(x_new_ref, x_ref)
         up_ref = lbfgs_update_direction_inplace(*ref, x_ref, x_new_ref, g_ref, g_new_ref, d_ref, 1e-10)
         up = lbfgs_update_direction_inplace(*ours, x, S[free], g, Y[free], d, 1e-10)
-        assert up == up_ref == (k != 3)
+        assert up[0] == up_ref[0] == (k != 3)
+        assert up[1:] == up_ref[1:] == expected_step
         np.testing.assert_array_equal(d, d_ref)
         np.testing.assert_array_equal(x, x_new_ref)
         np.testing.assert_array_equal(g, g_new_ref)
@@ -194,7 +200,7 @@ def test_lbfgs_rejected_pair_keeps_history():
         x, g = x_new, g_new
     # a pair with negative curvature is rejected; the direction uses the two kept pairs
     x_new, g_new = x + 0.1, g - 0.1
-    assert not lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+    assert not lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)[0]
     assert cm[0] == 2
     np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9)
 

@@ -19,24 +19,62 @@ from nsolve._jit import kernel
 def symmetric_upper_matvec_into(out, H, v):
     """``out = H v`` reading only the upper triangle (``j >= i``) of the symmetric ``H``.
 
-    Row ``i`` of the triangle is read once, in one fused pass: it adds :math:`H_{ij} v_i` to
-    ``out[j]`` for ``j > i`` and accumulates :math:`\\sum_{j>i} H_{ij} v_j` for ``out[i]``.
-    Compiled with ``fastmath={"reassoc"}`` so that the row's dot product vectorises.
+    The triangle is read once, four rows at a time: the 4 x 4 diagonal block, then one
+    fused pass over the four rows' common columns ``j > i + 3`` that adds
+    :math:`\\sum_{r} H_{rj} v_r` to ``out[j]`` and accumulates :math:`\\sum_j H_{rj} v_j`
+    for the four ``out[r]``.  Each ``out[j]`` and ``v[j]`` is then loaded once per four rows
+    instead of once per row, which makes the pass bound by the triangle's reads.  Compiled
+    with ``fastmath={"reassoc"}`` so that the row sums vectorise.
     """
     n = H.shape[0]
     for i in range(n):
         out[i] = 0.0
-    for i in range(n):
-        hr = H[i, i + 1 :]
-        orow = out[i + 1 :]
-        vr = v[i + 1 :]
+    i = 0
+    while i + 3 < n:
+        for r in range(i, i + 4):  # the diagonal block, from its upper triangle
+            acc = 0.0
+            for c in range(i, i + 4):
+                acc += (H[r, c] if r <= c else H[c, r]) * v[c]
+            out[r] += acc
+        h0 = H[i, i + 4 :]
+        h1 = H[i + 1, i + 4 :]
+        h2 = H[i + 2, i + 4 :]
+        h3 = H[i + 3, i + 4 :]
+        orow = out[i + 4 :]
+        vr = v[i + 4 :]
+        v0 = v[i]
+        v1 = v[i + 1]
+        v2 = v[i + 2]
+        v3 = v[i + 3]
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        for j in range(orow.shape[0]):
+            p0 = h0[j]
+            p1 = h1[j]
+            p2 = h2[j]
+            p3 = h3[j]
+            vj = vr[j]
+            orow[j] += p0 * v0 + p1 * v1 + p2 * v2 + p3 * v3
+            a0 += p0 * vj
+            a1 += p1 * vj
+            a2 += p2 * vj
+            a3 += p3 * vj
+        out[i] += a0
+        out[i + 1] += a1
+        out[i + 2] += a2
+        out[i + 3] += a3
+        i += 4
+    while i < n:  # the last n mod 4 rows, one at a time
         vi = v[i]
         acc = H[i, i] * vi
-        for j in range(hr.shape[0]):
-            h = hr[j]
-            orow[j] += h * vi
-            acc += h * vr[j]
+        for j in range(i + 1, n):
+            h = H[i, j]
+            out[j] += h * vi
+            acc += h * v[j]
         out[i] += acc
+        i += 1
 
 
 @kernel(fastmath={"reassoc"})
@@ -115,17 +153,31 @@ def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, scale_
         sg += s[i] * g_new[i]
         Hyg += Hy[i] * g_new[i]
     a = rho * (1.0 + rho * yHy)
-    for i in range(n):
-        si = s[i]
-        asi = a * si
-        rsi = rho * si
-        rHyi = rho * Hy[i]
-        # Row slices indexed from 0 let LLVM vectorise the update of the triangle's row.
-        hr = H[i, i:]
-        sr = s[i:]
-        hyr = Hy[i:]
-        for j in range(hr.shape[0]):
-            hr[j] += asi * sr[j] - rsi * hyr[j] - rHyi * sr[j]
+    # Row i of the update is H_ij += c_i s_j - e_i (H_k y)_j with c_i = a s_i - rho (H_k y)_i
+    # and e_i = rho s_i: two multiply-adds per entry.  Rows go in pairs, so each s_j and
+    # (H_k y)_j is loaded once per two rows; slices indexed from 0 let LLVM vectorise.
+    i = 0
+    while i < n:
+        c0 = a * s[i] - rho * Hy[i]
+        e0 = rho * s[i]
+        if i + 1 == n:
+            H[i, i] += c0 * s[i] - e0 * Hy[i]
+            break
+        c1 = a * s[i + 1] - rho * Hy[i + 1]
+        e1 = rho * s[i + 1]
+        H[i, i] += c0 * s[i] - e0 * Hy[i]
+        H[i, i + 1] += c0 * s[i + 1] - e0 * Hy[i + 1]
+        H[i + 1, i + 1] += c1 * s[i + 1] - e1 * Hy[i + 1]
+        h0 = H[i, i + 2 :]
+        h1 = H[i + 1, i + 2 :]
+        sr = s[i + 2 :]
+        hyr = Hy[i + 2 :]
+        for j in range(sr.shape[0]):
+            sj = sr[j]
+            hj = hyr[j]
+            h0[j] += c0 * sj - e0 * hj
+            h1[j] += c1 * sj - e1 * hj
+        i += 2
     for i in range(n):
         d[i] = -(Hg[i] - rho * (s[i] * Hyg + Hy[i] * sg) + a * s[i] * sg)
     return True
@@ -188,21 +240,34 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
     -------
     updated : bool
         False when the curvature guard rejected the pair (``s^T y`` not safely positive).
+    step_inf, x_inf : float
+        :math:`\\max_i |x_{new,i} - x_i|` and :math:`\\max_i |x_{new,i}|`, the values of
+        :func:`nsolve._kernels.vector.step_stats` (the xtol test), taken in the store pass.
     """
     n = x.shape[0]
     count = state[0]
     m = state[1]
     free = lbfgs_free_row(ring, state)
-    # The pair (and the accepted point).  No reduction here: ``x_new`` may be the free row
-    # itself, and a loop whose operands may overlap runs scalar, which would change the
-    # order of a vectorised sum; the dot products follow in a pass that only reads.
+    # The pair (and the accepted point).  No sum here: ``x_new`` may be the free row itself,
+    # and a loop whose operands may overlap runs scalar, which would change the order of a
+    # vectorised sum; the dot products follow in a pass that only reads.  The step's
+    # inf-norms (the xtol test) are maxima, exact in any order, so they are taken here.
+    step_inf = 0.0
+    x_inf = 0.0
     for i in range(n):
         xn = x_new[i]
         gn = g_new[i]
-        S[free, i] = xn - x[i]
+        si = xn - x[i]
+        S[free, i] = si
         Y[free, i] = gn - g[i]
         x[i] = xn
         g[i] = gn
+        v = abs(si)
+        if v > step_inf:
+            step_inf = v
+        w = abs(xn)
+        if w > x_inf:
+            x_inf = w
     sy = 0.0
     yy = 0.0
     ss = 0.0
@@ -229,7 +294,7 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
     if count == 0:
         for i in range(n):
             d[i] = -g[i]
-        return updated
+        return updated, step_inf, x_inf
     newest = ring[count - 1]
     if updated:
         dot_next = sg
@@ -278,5 +343,5 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
         else:
             for i in range(n):
                 d[i] = -(d[i] + coef * S[k, i])
-    return updated
+    return updated, step_inf, x_inf
 

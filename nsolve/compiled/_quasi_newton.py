@@ -27,7 +27,7 @@ from nsolve._kernels.quasi_newton import (
     lbfgs_free_row,
     lbfgs_update_direction_inplace,
 )
-from nsolve._kernels.vector import all_finite, dot, neg_into, step_stats
+from nsolve._kernels.vector import all_finite, dot, neg_into
 from nsolve._status import CONTINUE, NOT_FINITE
 from nsolve.compiled._cache import inner
 from nsolve.compiled._evaluator import ERR, hessian_into
@@ -168,12 +168,11 @@ def lbfgs_step(ev, it, mem, fo, io):
     alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, lbfgs_reset, lbfgs_trial, fo, io)
     if status != CONTINUE:
         return status, alpha, 0.0, 0.0
-    # the interpreted step's order: step length, then the update that also accepts the step
-    # (x, g <- x_new, g_new, read from the free rows before the new pair overwrites them)
+    # the interpreted step's update, which also accepts the step (x, g <- x_new, g_new, read
+    # from the free rows before the new pair overwrites them) and measures it
     x_new, g_new = lbfgs_trial(it, mem)
-    step_inf, x_inf = step_stats(x_new, x_of(it))
-    lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, count_m, x_of(it), x_new, g_of(it), g_new,
-                                   it.d, fo[FO_METHOD])
+    _, step_inf, x_inf = lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, count_m, x_of(it), x_new,
+                                                        g_of(it), g_new, it.d, fo[FO_METHOD])
     it.ic[FRESH] = 1 if count_m[0] == 0 else 0
     it.sc[F_PREV] = it.sc[F]
     it.sc[F] = f_new

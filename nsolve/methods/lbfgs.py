@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from nsolve._kernels.quasi_newton import lbfgs_free_row, lbfgs_update_direction_inplace
-from nsolve._kernels.vector import step_stats
 from nsolve._status import CONTINUE
 from nsolve._validation import check_choice, check_int, check_nonnegative
 from nsolve.methods._base import MethodSpec, StepInfo
@@ -107,9 +106,9 @@ def step(obj, state: LBFGSState, opts: LBFGSOptions, search) -> StepInfo:
     alpha, f_new, status = search_with_reset(obj, state, search, alpha0, _reset)
     if status != CONTINUE:
         return StepInfo(status, alpha, 0.0, 0.0)
-    step_inf, x_inf = step_stats(state.x_new, state.x)
-    # accepts the step too: x, g <- x_new, g_new (which the new pair then overwrites)
-    lbfgs_update_direction_inplace(
+    # accepts the step too: x, g <- x_new, g_new (which the new pair then overwrites), and
+    # measures it (step_inf, x_inf) in the same pass
+    _, step_inf, x_inf = lbfgs_update_direction_inplace(
         state.S, state.Y, state.rho, state.yy, state.a, state.ring, state.count_m,
         state.x, state.x_new, state.g, state.g_new, state.d, opts.curvature_eps,
     )
