@@ -41,7 +41,7 @@ from _common import blas_threads, interleaved_times, md_table, measure_bandwidth
 
 import nsolve  # noqa: E402
 from nsolve import problems  # noqa: E402
-from nsolve._kernels.quasi_newton import bfgs_update_direction_inplace  # noqa: E402
+from nsolve._kernels.quasi_newton import ALIGN_SLACK, aligned_square, bfgs_update_direction_inplace  # noqa: E402
 
 try:  # the matvec pass on its own (diagnostic only; absent if the kernel is restructured)
     from nsolve._kernels.quasi_newton import symmetric_upper_matvec_into
@@ -79,7 +79,8 @@ def per_iteration(p, iters: int, repeat: int, threads) -> dict:
 def kernel_timing(n: int, repeat: int) -> dict:
     """Time the BFGS update kernel and its matvec pass; compute the bounds."""
     rng = np.random.default_rng(0)
-    H = np.eye(n)
+    H = aligned_square(np.zeros(n * n + ALIGN_SLACK), n)  # as the solvers allocate it
+    np.fill_diagonal(H, 1.0)
     x = rng.standard_normal(n)
     s = 1e-3 * rng.standard_normal(n)
     x_new = x + s

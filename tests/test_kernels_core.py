@@ -6,6 +6,8 @@ import pytest
 from nsolve._kernels.finite_diff import fd_steps_into
 from nsolve._kernels.newton import newton_direction_into
 from nsolve._kernels.quasi_newton import (
+    ALIGN_SLACK,
+    aligned_square,
     bfgs_update_direction_inplace,
     lbfgs_free_row,
     lbfgs_update_direction_inplace,
@@ -49,6 +51,38 @@ def test_symmetric_upper_matvec():
     out = np.empty(9)
     symmetric_upper_matvec_into(out, U, v)
     np.testing.assert_allclose(out, A @ v, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 37])
+def test_aligned_square_is_an_aligned_view(n):
+    buf = np.zeros(n * n + ALIGN_SLACK)
+    H = aligned_square(buf, n)
+    assert H.shape == (n, n) and H.flags.c_contiguous and H.ctypes.data % 64 == 0
+    H[-1, -1] = 3.0
+    assert buf.max() == 3.0  # a view: the solver's workspace holds the matrix
+
+
+@pytest.mark.parametrize("n", [9, 40])
+def test_bfgs_update_values_do_not_depend_on_alignment(n):
+    """The update pass peels columns up to a cache-line boundary: the same values, bit for bit,
+    whatever the address of H."""
+    rng = np.random.default_rng(n)
+    H0 = random_spd(rng, n)
+    x, g = rng.standard_normal(n), rng.standard_normal(n)
+    s = 0.1 * rng.standard_normal(n)
+    x_new, g_new = x + s, g + random_spd(rng, n) @ s
+    outs = []
+    for shift in range(8):  # H at every 8-byte offset of a cache line
+        buf = np.zeros(n * n + 16)
+        start = shift + (-buf.ctypes.data % 64) // 8
+        H = buf[start : start + n * n].reshape(n, n)
+        H[:] = H0
+        d = -H0 @ g
+        bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), False, 1e-10)
+        outs.append((np.triu(H), d))
+    for Hk, dk in outs[1:]:
+        np.testing.assert_array_equal(Hk, outs[0][0])
+        np.testing.assert_array_equal(dk, outs[0][1])
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 30])

@@ -23,6 +23,8 @@ import math
 
 from nsolve._kernels.newton import newton_direction_into
 from nsolve._kernels.quasi_newton import (
+    ALIGN_SLACK,
+    aligned_square,
     bfgs_update_direction_inplace,
     lbfgs_free_row,
     lbfgs_update_direction_inplace,
@@ -183,12 +185,13 @@ def lbfgs_step(ev, it, mem, fo, io):
 # fo[FO_METHOD] = curvature_eps; io[IO_METHOD] = 1 for "interpolate", io[IO_METHOD + 1] = scale_h0.
 @inner
 def bfgs_sizes(n, io):
-    return n * n + 4 * n, 1
+    return n * n + ALIGN_SLACK + 4 * n, 1
 
 
 @inner
 def bfgs_memory(n, io, wf, wi):
-    return wf[0 : n * n].reshape((n, n)), wf[n * n : n * n + 4 * n].reshape((4, n))
+    o = n * n + ALIGN_SLACK
+    return aligned_square(wf[0:o], n), wf[o : o + 4 * n].reshape((4, n))
 
 
 @inner

@@ -24,7 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nsolve._kernels.quasi_newton import bfgs_update_direction_inplace, symmetrize_from_upper_inplace
+from nsolve._kernels.quasi_newton import (
+    ALIGN_SLACK,
+    aligned_square,
+    bfgs_update_direction_inplace,
+    symmetrize_from_upper_inplace,
+)
 from nsolve._status import CONTINUE
 from nsolve._validation import check_choice, check_nonnegative
 from nsolve.methods._base import MethodSpec, StepInfo
@@ -73,7 +78,8 @@ class BFGSState:
         self.x = x
         self.f = f
         self.g = g
-        self.H = np.eye(n)
+        self.H = aligned_square(np.zeros(n * n + ALIGN_SLACK), n)  # cache-line aligned rows
+        np.fill_diagonal(self.H, 1.0)
         self.d = -g
         self.x_new = np.empty(n)
         self.g_new = np.empty(n)
