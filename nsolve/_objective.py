@@ -31,11 +31,13 @@ from nsolve._kernels.finite_diff import (
     forward_gradient_from_values,
 )
 from nsolve._kernels.vector import copy_into, norm2
+from nsolve._validation import all_finite_vector
 
 _EPS = np.finfo(np.float64).eps
 #: Default relative steps: sqrt(eps) for forward differences, eps**(1/3) for central ones.
 FD_REL_STEP = {"forward": math.sqrt(_EPS), "central": _EPS ** (1.0 / 3.0)}
 FD_SCHEMES = ("forward", "central")
+_F64 = np.dtype(np.float64)
 
 
 def _arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
@@ -332,23 +334,25 @@ class Objective:
             self.njev += 1
         else:
             fv, gv = out, None
-        if np.ndim(fv) != 0:
+        if type(fv) is not float and np.ndim(fv) != 0:
             raise TypeError(f"f must return a scalar; got an array of shape {np.shape(fv)} at x0")
         f0 = self._value(fv)
         if not math.isfinite(f0):
             raise ValueError(f"f must be finite at x0; got {f0}")
-        g0 = np.empty(n)
-        if gv is not None:
-            self._check_grad_shape(gv)
-            self._store_grad(gv, g0)
-        elif self.fd_gradient:
+        if gv is None and self.fd_gradient:
+            g0 = np.empty(n)
             self._fd_gradient(x0, g0, f0)
         else:
-            gv = self._grad(x0.copy(), *self.args)
-            self.njev += 1
-            self._check_grad_shape(gv)
-            self._store_grad(gv, g0)
-        if not np.all(np.isfinite(g0)):
+            if gv is None:
+                gv = self._grad(x0.copy(), *self.args)
+                self.njev += 1
+            if type(gv) is np.ndarray and gv.dtype is _F64 and gv.shape == (n,):
+                g0 = gv.copy()  # the common case; a copy: the user may keep and change theirs
+            else:
+                self._check_grad_shape(gv)
+                g0 = np.empty(n)
+                self._store_grad(gv, g0)
+        if not all_finite_vector(g0):
             raise ValueError("grad must be finite at x0; it returned inf or NaN")
         return f0, g0
 

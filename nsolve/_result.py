@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from nsolve._status import Status
+from nsolve._status import MESSAGES, SUCCESS_CODES, Status
 
 
 def build_result(*, x, fun, jac, status: int, nit: int, obj, method: str, elapsed: float,
@@ -18,7 +18,9 @@ def build_result(*, x, fun, jac, status: int, nit: int, obj, method: str, elapse
     point seen, never a worse last one.  ``fresh=True``: ``x`` and ``jac`` are arrays made for
     this result, returned without a copy.
     """
-    st = Status(status)
+    status = int(status)
+    if status not in MESSAGES:
+        Status(status)  # raises ValueError for an unknown code
     res = OptimizeResult(
         x=x if fresh else np.array(x, copy=True),
         fun=float(fun),
@@ -27,9 +29,9 @@ def build_result(*, x, fun, jac, status: int, nit: int, obj, method: str, elapse
         nfev=int(obj.nfev),
         njev=int(obj.njev),
         nhev=int(obj.nhev),
-        status=int(st),
-        success=st.success,
-        message=st.message,
+        status=status,
+        success=status in SUCCESS_CODES,
+        message=MESSAGES[status],
         method=method,
         elapsed=float(elapsed),
     )

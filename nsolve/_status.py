@@ -52,14 +52,17 @@ class Status(IntEnum):
     @property
     def success(self) -> bool:
         """True for the convergence tests (gtol, ftol, xtol)."""
-        return self.value in (GTOL, FTOL, XTOL)
+        return self.value in SUCCESS_CODES
 
     @property
     def message(self) -> str:
-        return _MESSAGES[self.value]
+        return MESSAGES[self.value]
 
 
-_MESSAGES = {
+#: Codes of the convergence tests: the runs that end with ``success=True``.
+SUCCESS_CODES = frozenset((GTOL, FTOL, XTOL))
+#: Code -> the result's ``message``.
+MESSAGES = {
     GTOL: "Converged: the gradient inf-norm is at most gtol.",
     FTOL: "Converged: the relative reduction of f is at most ftol.",
     XTOL: "Converged: the step inf-norm is at most xtol (relative to x).",

@@ -77,10 +77,16 @@ MAX_N_HESSIAN = 2_000
 ENABLED = True
 
 
-def _dispatch():
-    from nsolve.compiled import _dispatch as D
+_D: list = []
 
-    return D
+
+def _dispatch():
+    """:mod:`nsolve.compiled._dispatch` (imported on first use, then kept)."""
+    if not _D:
+        from nsolve.compiled import _dispatch as D
+
+        _D.append(D)
+    return _D[0]
 
 
 # ------------------------------------------------------------------ the callback
@@ -149,16 +155,16 @@ class PythonObjective:
         fd = obj.fd_gradient
         fd_gradient = obj._fd_gradient
         shape = (n,)
-        f64 = np.float64
+        f64 = np.dtype(np.float64)  # a singleton: checked by identity, a fifth of ``==``'s cost
         ndarray = np.ndarray
         state = {"started": False, "staged": False, "f": 0.0}
 
         def stage(gv):
-            if type(gv) is not ndarray or gv.dtype != f64:
+            if type(gv) is not ndarray or gv.dtype is not f64:
                 gv = np.asarray(gv, dtype=f64)
             if gv.shape != shape:
                 raise ValueError(f"grad must return an array of shape ({n},); got shape {gv.shape}")
-            g[:] = gv
+            g[...] = gv  # [...] costs half of [:] on a small array
 
         plain = not (fused or fd)
 
@@ -184,7 +190,7 @@ class PythonObjective:
                     # the first evaluation, with the interpreted path's checks and messages
                     state["started"] = True
                     val, g0 = obj.first_evaluation(x.copy())
-                    g[:] = g0
+                    g[...] = g0
                     state["staged"] = True
                     state["f"] = val
                     return val
@@ -222,8 +228,8 @@ class PythonObjective:
                     except (TypeError, ValueError):
                         val = value(out)  # raises the wrapper's error
                     gv = grad(x.copy(), *args)
-                    if type(gv) is ndarray and gv.dtype == f64 and gv.shape == shape:
-                        g[:] = gv
+                    if type(gv) is ndarray and gv.dtype is f64 and gv.shape == shape:
+                        g[...] = gv  # [...] costs half of [:] on a small array
                     else:
                         stage(gv)
                     return val
