@@ -18,6 +18,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 CASES = [
     ("bench_core_correctness", ["--quick", "--max-n", "2"], "core_correctness"),
+    ("bench_bfgs_options", ["--quick"], "bfgs_options"),
     ("bench_bfgs_large", ["--quick", "--n", "20", "--iters", "3", "--repeat", "1"], "bfgs_large"),
     ("bench_overhead", ["--quick", "--sizes", "2", "--repeat", "1"], "overhead"),
     ("bench_lbfgs_huge", ["--quick", "--n", "2000", "--iters", "13", "--runs", "1"], "lbfgs_huge"),

@@ -56,8 +56,9 @@ class BFGSOptions:
     scale_h0 : bool, default True
         Rescale :math:`H_0 = I` to :math:`\\gamma I`, :math:`\\gamma = s_0^T y_0 / y_0^T y_0`,
         before the first update.  Over nsolve's problem library this cuts evaluations by
-        16% (geometric mean) against the unscaled update, and by 10x on extended Rosenbrock
-        (n = 100); on strongly ill-conditioned quadratics it can cost more iterations.
+        23% (geometric mean) against the unscaled update, and by 10x on extended Rosenbrock
+        (n = 100); on strongly ill-conditioned quadratics it can cost more iterations
+        (``benchmarks/bench_bfgs_options.py``).
         ``scale_h0=False, initial_step="interpolate"`` reproduces scipy's BFGS iteration.
     """
 
