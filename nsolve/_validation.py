@@ -17,12 +17,12 @@ _F64 = np.dtype(np.float64)
 def all_finite_vector(a: np.ndarray) -> bool:
     """True when every entry of the float64 vector ``a`` is finite.
 
-    :math:`a^T a` is inf or NaN whenever an entry is, and one BLAS dot costs a third of
-    ``np.isfinite(a).all()`` on a small vector; only a non-finite dot (a bad entry, or
-    squares that overflow) takes the entry-by-entry test.
+    Short vectors (up to 32 entries) are tested entry by entry in Python: a fifth of the cost
+    of ``np.isfinite(a).all()`` at n = 2 (no ufunc machinery), exact, and free of
+    floating-point warnings; longer ones with NumPy.
     """
-    if math.isfinite(a.dot(a)):
-        return True
+    if a.shape[0] <= 32:
+        return all(map(math.isfinite, a.tolist()))
     return bool(np.isfinite(a).all())
 
 

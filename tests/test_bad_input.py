@@ -44,6 +44,23 @@ def test_f_returning_non_scalar():
         nsolve.minimize(lambda x: "a", rosen_der, X0)
 
 
+def test_huge_but_finite_values_are_accepted():
+    """The finite checks of x0 and of the first gradient (entry by entry for short vectors,
+    NumPy for long ones) accept huge finite values and warn about nothing."""
+    from nsolve._validation import all_finite_vector
+
+    for n in (3, 100):
+        a = np.full(n, 1e300)
+        assert all_finite_vector(a)
+        for bad in (np.nan, np.inf, -np.inf):
+            b = a.copy()
+            b[-1] = bad
+            assert not all_finite_vector(b)
+    res = nsolve.minimize(lambda x: float(np.sum(x)), lambda x: np.full(2, 1e200), [1e200, 1e200],
+                          method="gd", maxiter=1, lr=1e-300)
+    assert res.nfev >= 1 and np.all(np.isfinite(res.x))  # neither x0 nor its gradient was rejected
+
+
 def test_f_nonfinite_at_x0():
     with pytest.raises(ValueError, match="f must be finite at x0"):
         nsolve.minimize(lambda x: np.nan, rosen_der, X0)

@@ -158,6 +158,14 @@ class PythonObjective:
         f64 = np.dtype(np.float64)  # a singleton: checked by identity, a fifth of ``==``'s cost
         ndarray = np.ndarray
         state = {"started": False, "staged": False, "f": 0.0}
+        if args:
+            def call_f(v):
+                return f(v, *args)
+
+            def call_grad(v):
+                return grad(v, *args)
+        else:  # a direct call: f(v, *()) costs 85 ns more per call
+            call_f, call_grad = f, grad
 
         def stage(gv):
             if type(gv) is not ndarray or gv.dtype is not f64:
@@ -170,7 +178,7 @@ class PythonObjective:
 
         def fused_value():
             # grad=True: f returns (value, gradient); the gradient is staged for the solver
-            out = f(x.copy(), *args)
+            out = call_f(x.copy())
             val = value(out[0])
             stage(out[1])
             return val
@@ -179,11 +187,11 @@ class PythonObjective:
             if kind == KIND_FG:
                 if fused:
                     return fused_value()
-                val = value(f(x.copy(), *args))
+                val = value(call_f(x.copy()))
                 if fd:
                     fd_gradient(x, g, val)
                 else:
-                    stage(grad(x.copy(), *args))
+                    stage(call_grad(x.copy()))
                 return val
             if kind == KIND_F:
                 if not state["started"]:
@@ -196,7 +204,7 @@ class PythonObjective:
                     return val
                 if fused:
                     return fused_value()
-                val = value(f(x.copy(), *args))
+                val = value(call_f(x.copy()))
                 state["f"] = val
                 return val
             if kind == KIND_G:
@@ -205,7 +213,7 @@ class PythonObjective:
                 elif fd:
                     fd_gradient(x, g, state["f"])
                 else:
-                    stage(grad(x.copy(), *args))
+                    stage(call_grad(x.copy()))
                 return 0.0
             # KIND_H: the user's Hessian or differences of gradients; report what it cost
             before = (obj.nfev, obj.njev, obj.nhev)
@@ -222,12 +230,12 @@ class PythonObjective:
             try:
                 if plain and kind == KIND_FG:
                     # the common case, written out (one frame less): f and grad, the wrapper's checks
-                    out = f(x.copy(), *args)
+                    out = call_f(x.copy())
                     try:
                         val = float(out)
                     except (TypeError, ValueError):
                         val = value(out)  # raises the wrapper's error
-                    gv = grad(x.copy(), *args)
+                    gv = call_grad(x.copy())
                     if type(gv) is ndarray and gv.dtype is f64 and gv.shape == shape:
                         g[...] = gv  # [...] costs half of [:] on a small array
                     else:
