@@ -9,7 +9,7 @@ How an evaluation travels
 -------------------------
 :class:`PythonObjective` turns the run's :class:`~nsolve._objective.Objective` into a function
 ``evaluate(kind) -> f``, reached from compiled code through the process's one ctypes callback
-``double callback(int64 handle, int64 kind)``
+``double callback(PyObject *evaluate, int64 kind)``
 (:data:`~nsolve.compiled._functions.PYTHON_CALLBACK`), and a staging buffer
 ``[x (n) | g (n) | error flag | counts (3) | H (n*n, Newton only)]`` that both sides see.
 The solver's evaluator (Python mode of :mod:`nsolve.compiled._evaluator`) writes the point
@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import operator
 import time
 
 import numpy as np
@@ -109,8 +110,9 @@ class PythonObjective:
     error : BaseException or None
         What the user's function raised (the solver stopped at once).
     evaluate : callable
-        ``evaluate(kind) -> float``, registered under ``handle`` while the run lasts; the
-        process's one ctypes callback dispatches to it by handle.
+        ``evaluate(kind) -> float``.  The solver holds its address as ``handle`` and passes it
+        to the process's one ctypes callback, which receives the object itself and calls it;
+        the PythonObjective keeps it alive for the run.
     """
 
     def __init__(self, obj, n: int, hessian: bool):
@@ -250,16 +252,15 @@ class PythonObjective:
         return callback
 
 
-#: handle -> evaluate function of the runs in progress (nested and concurrent runs each have theirs).
-_RUNS: dict = {}
+def _call(evaluate, kind: int) -> float:
+    return evaluate(kind)
 
 
-def _dispatch_callback(handle: int, kind: int) -> float:
-    return _RUNS[handle](kind)
-
-
-# One ctypes callback for the process: making one per run costs tens of microseconds.
-_CALLBACK = PYTHON_CALLBACK(_dispatch_callback)
+# One ctypes callback for the process (making one per run costs tens of microseconds).  Its
+# first argument is the run's own ``evaluate`` (the solver passes its address, the handle), so
+# nested and concurrent runs each reach theirs; ``operator.call`` (Python 3.11) makes the call
+# without a Python frame of its own.
+_CALLBACK = PYTHON_CALLBACK(getattr(operator, "call", _call))
 _CALLBACK_ADDRESS = ctypes.cast(_CALLBACK, ctypes.c_void_p).value
 
 
@@ -365,11 +366,7 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
     call = (py.addresses(), False, py.buf, x, fo, io, x_out, g_out, hist, info, extra)
     if not solver_ready(name, call):
         return None
-    _RUNS[py.handle] = py.evaluate
-    try:
-        fun = _entry(name)(*call)
-    finally:
-        del _RUNS[py.handle]
+    fun = _entry(name)(*call)  # py (and so py.evaluate, the handle's object) lives through the call
     if py.error is not None:
         raise py.error
     # (a failed start cannot reach here: the first evaluation's checks ran in Python)

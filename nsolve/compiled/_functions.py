@@ -151,8 +151,10 @@ make_hess_args = MAKERS["hess", True]
 
 # ------------------------------------------------------------------ Python objectives
 #: C signature of the callback through which a compiled solver evaluates a Python objective
-#: (:mod:`nsolve.compiled._bridge`): ``double callback(int64 handle, int64 kind)``, returning f.
-PYTHON_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int64, ctypes.c_int64)
+#: (:mod:`nsolve.compiled._bridge`): ``double callback(PyObject *evaluate, int64 kind)``,
+#: returning f.  The solver holds ``evaluate`` as an int64 (its address, CPython's ``id``);
+#: ctypes turns it back into the object, so the callback needs no lookup.
+PYTHON_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.py_object, ctypes.c_int64)
 
 
 @intrinsic
