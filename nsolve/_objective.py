@@ -31,13 +31,12 @@ from nsolve._kernels.finite_diff import (
     forward_gradient_from_values,
 )
 from nsolve._kernels.vector import copy_into, norm2
-from nsolve._validation import all_finite_vector
+from nsolve._validation import FLOAT64, all_finite_vector
 
 _EPS = np.finfo(np.float64).eps
 #: Default relative steps: sqrt(eps) for forward differences, eps**(1/3) for central ones.
 FD_REL_STEP = {"forward": math.sqrt(_EPS), "central": _EPS ** (1.0 / 3.0)}
 FD_SCHEMES = ("forward", "central")
-_F64 = np.dtype(np.float64)
 
 
 def _arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
@@ -349,7 +348,7 @@ class Objective:
             if gv is None:
                 gv = self._grad(x0.copy(), *self.args)
                 self.njev += 1
-            if type(gv) is np.ndarray and gv.dtype is _F64 and gv.shape == (n,):
+            if type(gv) is np.ndarray and gv.dtype is FLOAT64 and gv.shape == (n,):
                 g0 = gv.copy()  # the common case; a copy: the user may keep and change theirs
             else:
                 self._check_grad_shape(gv)

@@ -11,7 +11,9 @@ import numbers
 
 import numpy as np
 
-_F64 = np.dtype(np.float64)
+#: Native float64 (a singleton: ``a.dtype is FLOAT64`` is a cheap test that never says yes
+#: wrongly; a byte-swapped or annotated float64 takes the general path).
+FLOAT64 = np.dtype(np.float64)
 
 
 def all_finite_vector(a: np.ndarray) -> bool:
@@ -28,7 +30,7 @@ def all_finite_vector(a: np.ndarray) -> bool:
 
 def as_float_vector(x, name: str = "x0") -> np.ndarray:
     """Return a fresh, contiguous float64 copy of a 1-D, non-empty, finite array."""
-    if type(x) is np.ndarray and x.dtype is _F64 and x.ndim == 1 and x.size > 0:
+    if type(x) is np.ndarray and x.dtype is FLOAT64 and x.ndim == 1 and x.size > 0:
         arr = x.copy()  # the common case, in a few hundred nanoseconds
         if not all_finite_vector(arr):
             raise ValueError(f"{name} must be finite; it contains inf or NaN")
