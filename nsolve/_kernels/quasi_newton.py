@@ -160,17 +160,15 @@ def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, scale_
     while i < n:
         c0 = a * s[i] - rho * Hy[i]
         e0 = rho * s[i]
+        H[i, i] += c0 * s[i] - e0 * Hy[i]
         if i + 1 == n:
-            H[i, i] += c0 * s[i] - e0 * Hy[i]
             break
         c1 = a * s[i + 1] - rho * Hy[i + 1]
         e1 = rho * s[i + 1]
-        H[i, i] += c0 * s[i] - e0 * Hy[i]
-        H[i, i + 1] += c0 * s[i + 1] - e0 * Hy[i + 1]
-        H[i + 1, i + 1] += c1 * s[i + 1] - e1 * Hy[i + 1]
-        # columns up to the first 64-byte boundary of row i one by one, so that the vector
-        # loop's loads and stores of that row are aligned (no effect on the values)
-        c = i + 2
+        # the pair's common columns j > i; those up to the first 64-byte boundary of row i
+        # one by one, so that the vector loop's loads and stores of that row are aligned
+        # (no effect on the values)
+        c = i + 1
         al = min(n, c + ((64 - H[i, c:].ctypes.data % 64) % 64) // 8)
         for j in range(c, al):
             H[i, j] += c0 * s[j] - e0 * Hy[j]
