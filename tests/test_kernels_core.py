@@ -7,10 +7,14 @@ from nsolve._kernels.finite_diff import fd_steps_into
 from nsolve._kernels.newton import newton_direction_into
 from nsolve._kernels.quasi_newton import (
     ALIGN_SLACK,
+    LBFGS_BLOCK,
+    LBFGS_GRAM_MIN,
     aligned_square,
     bfgs_update_direction_inplace,
     lbfgs_free_row,
+    lbfgs_gram_form,
     lbfgs_update_direction_inplace,
+    lbfgs_workspace,
     symmetric_upper_matvec_into,
     symmetrize_from_upper_inplace,
 )
@@ -27,6 +31,22 @@ def dense_bfgs(H, s, y):
 def random_spd(rng, n, cond=10.0):
     Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     return Q @ np.diag(np.logspace(0, np.log10(cond), n)) @ Q.T
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 16, 1003])
+def test_norm_inf_is_the_exact_maximum_with_nan_and_inf_anywhere(n):
+    """The eight-lane maximum equals NumPy's, and a NaN (or inf) in any lane position shows."""
+    rng = np.random.default_rng(n)
+    a = 10.0 * rng.standard_normal(n)
+    assert norm_inf(a) == (np.max(np.abs(a)) if n else 0.0)
+    for pos in {0, n // 2, n - 1} if n else set():
+        b = a.copy()
+        b[pos] = np.nan
+        assert np.isnan(norm_inf(b))
+        b[pos] = -np.inf
+        assert norm_inf(b) == np.inf
+        b[(pos + 1) % n] = np.nan
+        assert np.isnan(norm_inf(b)) or n == 1
 
 
 def test_vector_kernels():
@@ -143,15 +163,27 @@ def dense_lbfgs_direction(pairs, g):
     return -H @ g
 
 
+def lbfgs_arrays(n, m, gram_form):
+    """History rows and the kernel's small arrays, with the form forced (0: vector, 1: Gram)."""
+    gram, work, ring, state = lbfgs_workspace(n, m)
+    state[2] = gram_form
+    return np.empty((m + 1, n)), np.empty((m + 1, n)), gram, work, ring, state
+
+
+def test_lbfgs_workspace_picks_the_gram_form_for_large_histories():
+    assert lbfgs_workspace(1000, 10)[3].tolist() == [0, 10, 0]
+    assert lbfgs_workspace(10**6, 10)[3].tolist() == [0, 10, 1]
+    assert lbfgs_gram_form(LBFGS_GRAM_MIN // 11, 10) == 0
+    assert lbfgs_gram_form(-(-LBFGS_GRAM_MIN // 11), 10) == 1
+
+
+@pytest.mark.parametrize("gram_form", [0, 1])
 @pytest.mark.parametrize("m", [1, 3, 5])
-def test_lbfgs_two_loop_matches_dense_recursion(m):
+def test_lbfgs_two_loop_matches_dense_recursion(m, gram_form):
     rng = np.random.default_rng(10 + m)
     n = 8
     A = random_spd(rng, n, cond=50)
-    S, Y = np.empty((m + 1, n)), np.empty((m + 1, n))
-    rho, yy, a = np.zeros(m + 1), np.zeros(m + 1), np.zeros(m + 1)
-    ring = np.zeros(m, dtype=np.int64)
-    cm = np.array([0, m], dtype=np.int64)
+    S, Y, gram, work, ring, cm = lbfgs_arrays(n, m, gram_form)
     x = rng.standard_normal(n)
     g = A @ x
     d = np.empty(n)
@@ -162,7 +194,7 @@ def test_lbfgs_two_loop_matches_dense_recursion(m):
         pairs.append((x_new - x, g_new - g))
         pairs = pairs[-m:]
         step_ref = step_stats(x_new, x)
-        updated, step_inf, x_inf = lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new,
+        updated, step_inf, x_inf = lbfgs_update_direction_inplace(S, Y, gram, work, ring, cm, x, x_new, g, g_new,
                                                                   d, 1e-10)
         assert updated
         assert (step_inf, x_inf) == step_ref  # the step measured in the store pass
@@ -173,18 +205,38 @@ def test_lbfgs_two_loop_matches_dense_recursion(m):
     assert cm[0] == m
 
 
+@pytest.mark.parametrize("m", [1, 4, 7])
+def test_lbfgs_gram_form_matches_vector_form_over_several_blocks(m):
+    """Long vectors (several blocks, an odd and an even number of pairs, a rejected pair):
+    the two forms of the recursion agree to rounding."""
+    rng = np.random.default_rng(30 + m)
+    n = 2 * LBFGS_BLOCK + 123
+    c = np.exp(rng.uniform(-3.0, 3.0, n))  # a diagonal Hessian of condition ~400
+    runs = [lbfgs_arrays(n, m, form) for form in (0, 1)]
+    x0 = rng.standard_normal(n)
+    xs = [x0.copy(), x0.copy()]
+    gs = [c * x0, c * x0]
+    ds = [np.empty(n), np.empty(n)]
+    for k in range(m + 4):
+        x_new = xs[0] - 0.1 * rng.standard_normal(n)
+        g_new = c * x_new if k != 2 else gs[0] - (c * x_new - gs[0])  # k = 2: negative curvature
+        ups = [lbfgs_update_direction_inplace(*runs[f], xs[f], x_new, gs[f], g_new, ds[f], 1e-10) for f in (0, 1)]
+        assert ups[0] == ups[1]
+        assert ups[0][0] == (k != 2)
+        assert runs[0][5][0] == runs[1][5][0]  # count
+        np.testing.assert_allclose(ds[1], ds[0], rtol=1e-11, atol=1e-13 * np.abs(ds[0]).max())
+        np.testing.assert_array_equal(xs[0], xs[1])
+        np.testing.assert_array_equal(gs[0], gs[1])
+
+
+@pytest.mark.parametrize("gram_form", [0, 1])
 @pytest.mark.parametrize("m", [1, 4])
-def test_lbfgs_trial_point_in_the_free_rows_matches_separate_buffers(m):
+def test_lbfgs_trial_point_in_the_free_rows_matches_separate_buffers(m, gram_form):
     """x_new, g_new as the history's free rows (the solvers' layout) give what separate buffers give, bit for bit."""
     rng = np.random.default_rng(20 + m)
     n = 7
     A = random_spd(rng, n, cond=30)
-
-    def fresh():
-        return (np.empty((m + 1, n)), np.empty((m + 1, n)), np.zeros(m + 1), np.zeros(m + 1), np.zeros(m + 1),
-                np.zeros(m, dtype=np.int64), np.array([0, m], dtype=np.int64))
-
-    ref, ours = fresh(), fresh()
+    ref, ours = lbfgs_arrays(n, m, gram_form), lbfgs_arrays(n, m, gram_form)
     x_ref = rng.standard_normal(n)
     g_ref = A @ x_ref
     x, g = x_ref.copy(), g_ref.copy()
@@ -196,7 +248,7 @@ def test_lbfgs_trial_point_in_the_free_rows_matches_separate_buffers(m):
         x_new_ref = x_ref + step
         g_new_ref = A @ x_new_ref
         S, Y = ours[0], ours[1]
-        free = lbfgs_free_row(ours[5], ours[6])
+        free = lbfgs_free_row(ours[4], ours[5])
         S[free] = x_new_ref  # the line search writes its trial point there
         Y[free] = g_new_ref
         expected_step = step_stats(x_new_ref, x_ref)
@@ -207,22 +259,21 @@ def test_lbfgs_trial_point_in_the_free_rows_matches_separate_buffers(m):
         np.testing.assert_array_equal(d, d_ref)
         np.testing.assert_array_equal(x, x_new_ref)
         np.testing.assert_array_equal(g, g_new_ref)
-        np.testing.assert_array_equal(ours[6], ref[6])  # count
-        used = ref[5][: ref[6][0]]
-        np.testing.assert_array_equal(ours[5][: ours[6][0]], used)  # the ring
-        for a_ref, a_ours in zip(ref[:4], ours[:4], strict=True):  # S, Y, rho, yy of the pairs in use
+        np.testing.assert_array_equal(ours[5], ref[5])  # count
+        used = ref[4][: ref[5][0]]
+        np.testing.assert_array_equal(ours[4][: ours[5][0]], used)  # the ring
+        for a_ref, a_ours in zip(ref[:2], ours[:2], strict=True):  # S, Y of the pairs in use
             np.testing.assert_array_equal(a_ours[used], a_ref[used])
+        np.testing.assert_array_equal(ours[2][:, used][:, :, used], ref[2][:, used][:, :, used])  # their Gram entries
         x_ref, g_ref = x_new_ref, g_new_ref
 
 
-def test_lbfgs_rejected_pair_keeps_history():
+@pytest.mark.parametrize("gram_form", [0, 1])
+def test_lbfgs_rejected_pair_keeps_history(gram_form):
     rng = np.random.default_rng(5)
     n, m = 5, 2
     A = random_spd(rng, n)
-    S, Y = np.empty((m + 1, n)), np.empty((m + 1, n))
-    rho, yy, a = np.zeros(m + 1), np.zeros(m + 1), np.zeros(m + 1)
-    ring = np.zeros(m, dtype=np.int64)
-    cm = np.array([0, m], dtype=np.int64)
+    S, Y, gram, work, ring, cm = lbfgs_arrays(n, m, gram_form)
     d = np.empty(n)
     x, pairs = rng.standard_normal(n), []
     g = A @ x
@@ -230,11 +281,11 @@ def test_lbfgs_rejected_pair_keeps_history():
         x_new = x - 0.1 * rng.standard_normal(n)
         g_new = A @ x_new
         pairs.append((x_new - x, g_new - g))
-        lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)
+        lbfgs_update_direction_inplace(S, Y, gram, work, ring, cm, x, x_new, g, g_new, d, 1e-10)
         x, g = x_new, g_new
     # a pair with negative curvature is rejected; the direction uses the two kept pairs
     x_new, g_new = x + 0.1, g - 0.1
-    assert not lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, cm, x, x_new, g, g_new, d, 1e-10)[0]
+    assert not lbfgs_update_direction_inplace(S, Y, gram, work, ring, cm, x, x_new, g, g_new, d, 1e-10)[0]
     assert cm[0] == 2
     np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9)
 

@@ -1,5 +1,8 @@
 """minimize() with the core methods: answers, counts, status, history, callbacks, options."""
 
+import weakref
+from unittest import mock
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize as sp_minimize
@@ -225,6 +228,55 @@ def test_user_mutating_x_does_not_corrupt_run():
 
     res = nsolve.minimize(f, g, X0, method="bfgs")
     np.testing.assert_allclose(res.x, [1, 1], atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "gd"])
+def test_large_n_copies_are_recycled_only_when_the_user_kept_none(method):
+    """From RECYCLE_MIN_N entries the copy of x handed to f and grad is refilled in place, but
+    a copy (or a view of one) the user kept is never written again, mutation by the user
+    cannot reach the solver, and the run equals one with fresh copies.  (Interpreted driver:
+    the Objective wrapper's copies.)"""
+    from nsolve._objective import RECYCLE_MIN_N
+    from nsolve.compiled import _bridge
+
+    n = RECYCLE_MIN_N
+    c = np.linspace(1.0, 10.0, n)
+    x0 = np.ones(n)
+    kept, snapshots, last, reused = [], [], [], []
+
+    def seen(x):  # a weak reference: watching the copy must not keep it from being recycled
+        reused.append(bool(last) and last[-1]() is x)
+        last.append(weakref.ref(x))
+
+    def f(x):
+        seen(x)
+        v = 0.5 * float(np.dot(c * x, x))
+        x[::3] = np.nan  # the user's scribbles stay in the user's copy
+        if len(kept) < 3:  # keep the first copies (and a view of one) as the user left them
+            kept.append(x if len(kept) != 1 else x[::2])
+            snapshots.append(kept[-1].copy())
+        return v
+
+    def grad(x):
+        seen(x)
+        g = c * x
+        x[:] = -1.0
+        return g
+
+    opts = {"method": method, "maxiter": 40, **({"lr": 0.05} if method == "gd" else {})}
+    with mock.patch.object(_bridge, "ENABLED", False):
+        res = nsolve.minimize(f, grad, x0, **opts)
+    for a, b in zip(kept, snapshots, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert res.nfev >= 10
+    assert sum(reused) >= len(reused) - 6  # every call but the first few (and those after a kept copy)
+
+    def f_fresh(x):
+        return 0.5 * float(np.dot(c * x, x))
+
+    ref = nsolve.minimize(f_fresh, lambda x: c * x, x0, **opts)
+    np.testing.assert_array_equal(res.x, ref.x)
+    assert (res.nit, res.nfev) == (ref.nit, ref.nfev)
 
 
 def test_user_exception_propagates_unchanged():

@@ -223,16 +223,48 @@ def lbfgs_free_row(ring, state):
     return (ring[count - 1] + 1) % (state[1] + 1)
 
 
+#: The Gram form of :func:`lbfgs_update_direction_inplace` is used when the history holds
+#: at least this many entries per vector set, ``(m + 1) n >= LBFGS_GRAM_MIN`` (2 (m + 1) n
+#: doubles >= 4 MB: more than this machine's L2 cache).  Below it the history stays in cache,
+#: where the recursion's fewer floating-point operations win (measured: the Gram form is
+#: 1.5x slower at n = 1000, on par at n = 30000, 1.3-1.6x faster from n = 10^5 with m = 10).
+LBFGS_GRAM_MIN = 1 << 18
+#: Entries per block of the Gram form's two passes: the block of ``g``, ``d`` and the new
+#: pair (64 KB each) stays in the L2 cache while the history rows stream past it in runs long
+#: enough for the hardware prefetcher (4 KB runs, one page, were 1.6x slower at n = 10^7).
+LBFGS_BLOCK = 8192
+#: Rows of the L-BFGS kernel's ``work`` array.
+LBFGS_WORK_ROWS = 6
+
+
+@kernel
+def lbfgs_gram_form(n, m):
+    """1 when :func:`lbfgs_update_direction_inplace` takes the Gram form for ``n`` variables and ``m`` pairs, else 0."""
+    return 1 if (m + 1) * n >= LBFGS_GRAM_MIN else 0
+
+
+@kernel
+def lbfgs_workspace(n, m):
+    """``(gram, work, ring, state)``: the small arrays of :func:`lbfgs_update_direction_inplace`
+    for ``n`` variables and ``m`` pairs, history empty."""
+    state = np.zeros(3, dtype=np.int64)
+    state[1] = m
+    state[2] = lbfgs_gram_form(n, m)
+    return np.zeros((2, m + 1, m + 1)), np.zeros((LBFGS_WORK_ROWS, m + 1)), np.zeros(m, dtype=np.int64), state
+
+
 @kernel(fastmath={"reassoc"})
-def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new, g, g_new, d, curvature_eps):
+def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g_new, d, curvature_eps):
     """Store the newest pair and compute :math:`d = -H_{k+1} g_{k+1}` by the two-loop recursion.
 
     The history lives in a circular buffer of ``m + 1`` rows (``S``, ``Y``: shape
     ``(m + 1, n)``): the new pair is written into the one row not in use
     (:func:`lbfgs_free_row`), so a pair rejected by the curvature guard never destroys the
     oldest one kept.  ``ring[0:count]`` lists the rows in use, oldest first;
-    ``state = [count, m]`` (int64); ``rho`` and ``yy_hist`` (length ``m + 1``) hold
-    :math:`1 / s^T y` and :math:`y^T y` of each row, ``a`` is work.
+    ``state = [count, m, gram_form]`` (int64).  ``gram`` (shape ``(2, m + 1, m + 1)``)
+    holds inner products of the pairs, by row: :math:`s_i^T y_j` in ``gram[0]`` and
+    :math:`y_i^T y_j` in ``gram[1]`` (only the diagonals when not ``gram_form``); ``work``
+    (``(6, m + 1)``) is scratch.  :func:`lbfgs_workspace` makes all four.
 
     The step is also accepted here: ``x`` and ``g`` receive ``x_new`` and ``g_new`` in the
     same pass.  The caller may therefore keep its trial point in the free rows themselves
@@ -240,23 +272,47 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
     it), which saves two n-vectors of memory.
 
     Two-loop recursion (N&W Alg. 7.4) with initial matrix :math:`\\gamma I`,
-    :math:`\\gamma = s^T y / y^T y` of the newest pair::
+    :math:`\\gamma = s^T y / y^T y` of the newest pair, :math:`\\rho_i = 1 / s_i^T y_i`::
 
         q = g;  for i newest..oldest:  a_i = rho_i s_i'q;  q -= a_i y_i
-        r = gamma q;  for i oldest..newest:  b = rho_i y_i'r;  r += (a_i - b) s_i
+        r = gamma q;  for i oldest..newest:  b_i = rho_i y_i'r;  r += (a_i - b_i) s_i
         d = -r
 
-    Every dot product of the two loops is fused into the pass that produced its operand, so
-    each history vector is read twice per iteration and ``d`` once per pass (plus one
-    read-only pass over the new pair for its dot products).  The kernel is
-    compiled with ``fastmath={"reassoc"}`` (see :mod:`nsolve._jit`): LLVM then vectorises
-    the reductions, five times faster when the history sits in cache (n = 1000); the
-    summation order is fixed by the compiled code, so runs are reproducible and the
-    interpreted and compiled solvers, which call this one kernel, agree bit for bit.  That
-    agreement rests on LLVM vectorising each loop the same way inside the compiled solvers
-    (where the kernel is inlined) as on its own: ``tests/test_bridge.py`` and
-    ``tests/test_compiled.py`` check it.  A restructuring that looked harmless (scaling by
-    gamma in the first loop's last pass) broke it at the 1e-11 level and was reverted.
+    It is evaluated in one of two ways, fixed for a run by ``state[2]``
+    (:func:`lbfgs_gram_form`):
+
+    * **Vector form** (the history fits in cache): the loops as written, every dot product
+      fused into the pass that produced its operand.  Each history vector is read twice and
+      ``d`` once per pass, :math:`4mn` multiply-adds.
+    * **Gram form** (large n): every inner product the loops need is expanded over the
+      pairs' Gram matrices, as in the compact representation of Byrd, Nocedal & Schnabel
+      (1994),
+
+      .. math::
+
+          s_i^T q_i = s_i^T g - \\sum_{j \\succ i} a_j\\, s_i^T y_j, \\qquad
+          y_i^T r_i = \\gamma \\Big(y_i^T g - \\sum_j a_j\\, y_i^T y_j\\Big)
+                     + \\sum_{l \\prec i} (a_l - b_l)\\, s_l^T y_i
+
+      (:math:`\\succ`: newer), so the recursion's :math:`2m` dependent passes become
+      :math:`O(m^2)` scalar work between two passes over the history: the inner products
+      of the new pair and gradient with every row in use (:math:`S^T g, Y^T g, S^T y,
+      Y^T y`, computed from the vectors, never as differences of earlier ones), then
+      :math:`d = -\\gamma g + \\sum_j \\gamma a_j y_j - \\sum_i (a_i - b_i) s_i`.  Each history
+      row is read twice per iteration instead of four times, which halves the memory
+      traffic (:math:`6mn` multiply-adds instead of :math:`4mn`).  Both passes go a block of
+      ``LBFGS_BLOCK`` entries at a time, so the block of ``g``, ``d`` and the new pair stays
+      in cache.
+
+    The two forms are equal in exact arithmetic and differ by rounding (relative 1e-15 on
+    the test problems).  The kernel is compiled with ``fastmath={"reassoc"}`` (see
+    :mod:`nsolve._jit`) so that the reductions vectorise; the summation order is fixed by
+    the compiled code (and the block size), so runs are reproducible and the interpreted and
+    compiled solvers, which call this one kernel, agree bit for bit.  That agreement rests
+    on LLVM vectorising each loop the same way inside the compiled solvers (where the kernel
+    is inlined) as on its own: ``tests/test_bridge.py`` and ``tests/test_compiled.py``
+    check it.  A restructuring that looked harmless (scaling by gamma in the first loop's
+    last pass) broke it at the 1e-11 level and was reverted.
 
     Returns
     -------
@@ -266,22 +322,58 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
         :math:`\\max_i |x_{new,i} - x_i|` and :math:`\\max_i |x_{new,i}|`, the values of
         :func:`nsolve._kernels.vector.step_stats` (the xtol test), taken in the store pass.
     """
-    n = x.shape[0]
     count = state[0]
     m = state[1]
+    gram_form = state[2] != 0
     free = lbfgs_free_row(ring, state)
-    # The pair (and the accepted point).  No sum here: ``x_new`` may be the free row itself,
-    # and a loop whose operands may overlap runs scalar, which would change the order of a
-    # vectorised sum; the dot products follow in a pass that only reads.  The step's
-    # inf-norms (the xtol test) are maxima, exact in any order, so they are taken here.
-    step_inf = 0.0
-    x_inf = 0.0
-    for i in range(n):
+    if gram_form:
+        sy, yy, ss, step_inf, x_inf = _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work)
+    else:
+        sy, yy, ss, step_inf, x_inf = _lbfgs_store_pass(S, Y, free, x, x_new, g, g_new, work)
+    updated = sy > curvature_eps * np.sqrt(ss * yy)
+    if updated:
+        # (indexed in place: a view costs reference counting, visible at small n)
+        gram[0, free, free] = sy
+        gram[1, free, free] = yy
+        if gram_form:
+            for idx in range(count):
+                k = ring[idx]
+                gram[0, k, free] = work[2, k]
+                gram[1, k, free] = work[3, k]
+                gram[1, free, k] = work[3, k]
+        if count == m:
+            for k in range(m - 1):
+                ring[k] = ring[k + 1]
+            ring[m - 1] = free
+        else:
+            ring[count] = free
+            count += 1
+        state[0] = count
+    if count == 0:
+        for i in range(x.shape[0]):
+            d[i] = -g[i]
+    elif gram_form:
+        _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d)
+    else:
+        _lbfgs_two_loop(S, Y, gram, work, ring, count, free, updated, g, d)
+    return updated, step_inf, x_inf
+
+
+@kernel(inline="always")
+def _lbfgs_store_block(s_row, y_row, x, x_new, g, g_new, lo, hi, step_inf, x_inf):
+    """Entries ``lo:hi``: the pair into ``s_row``, ``y_row`` and the step accepted (``x``, ``g``
+    <- ``x_new``, ``g_new``); returns the running ``(step_inf, x_inf)``.
+
+    No sum here: ``x_new`` may be ``s_row`` itself, and a loop whose operands may overlap runs
+    scalar, which would change the order of a vectorised sum; the step's inf-norms are maxima,
+    exact in any order.
+    """
+    for i in range(lo, hi):
         xn = x_new[i]
         gn = g_new[i]
         si = xn - x[i]
-        S[free, i] = si
-        Y[free, i] = gn - g[i]
+        s_row[i] = si
+        y_row[i] = gn - g[i]
         x[i] = xn
         g[i] = gn
         v = abs(si)
@@ -290,6 +382,15 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
         w = abs(xn)
         if w > x_inf:
             x_inf = w
+    return step_inf, x_inf
+
+
+@kernel(fastmath={"reassoc"}, inline="always")
+def _lbfgs_store_pass(S, Y, free, x, x_new, g, g_new, work):
+    """Vector form: store the pair in row ``free`` and accept the step, then the pair's inner
+    products; ``work[0, free] = s^T g``.  Returns ``(s'y, y'y, s's, step_inf, x_inf)``."""
+    n = x.shape[0]
+    step_inf, x_inf = _lbfgs_store_block(S[free], Y[free], x, x_new, g, g_new, 0, n, 0.0, 0.0)
     sy = 0.0
     yy = 0.0
     ss = 0.0
@@ -301,25 +402,17 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
         yy += yi * yi
         ss += si * si
         sg += si * g[i]
-    updated = sy > curvature_eps * np.sqrt(ss * yy)
-    if updated:
-        rho[free] = 1.0 / sy
-        yy_hist[free] = yy
-        if count == m:
-            for k in range(m - 1):
-                ring[k] = ring[k + 1]
-            ring[m - 1] = free
-        else:
-            ring[count] = free
-            count += 1
-        state[0] = count
-    if count == 0:
-        for i in range(n):
-            d[i] = -g[i]
-        return updated, step_inf, x_inf
+    work[0, free] = sg
+    return sy, yy, ss, step_inf, x_inf
+
+
+@kernel(fastmath={"reassoc"}, inline="always")
+def _lbfgs_two_loop(S, Y, gram, work, ring, count, free, updated, g, d):
+    """Vector form of the recursion into ``d`` (``count >= 1``)."""
+    n = g.shape[0]
     newest = ring[count - 1]
     if updated:
-        dot_next = sg
+        dot_next = work[0, free]  # s'g of the new pair, from the store pass
         for i in range(n):
             d[i] = g[i]
     else:
@@ -331,8 +424,8 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
     # First loop, newest to oldest; d holds q.
     for idx in range(count - 1, -1, -1):
         k = ring[idx]
-        ak = rho[k] * dot_next
-        a[k] = ak
+        ak = (1.0 / gram[0, k, k]) * dot_next
+        work[4, k] = ak
         dot_next = 0.0
         if idx > 0:
             nxt = ring[idx - 1]
@@ -344,7 +437,7 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
             for i in range(n):
                 d[i] -= ak * Y[k, i]
     # Initial matrix gamma I, fused with the first dot of the second loop.
-    gamma = 1.0 / (rho[newest] * yy_hist[newest])
+    gamma = 1.0 / ((1.0 / gram[0, newest, newest]) * gram[1, newest, newest])
     oldest = ring[0]
     dot_next = 0.0
     for i in range(n):
@@ -354,7 +447,7 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
     # Second loop, oldest to newest; d holds r, negated on the last pass.
     for idx in range(count):
         k = ring[idx]
-        coef = a[k] - rho[k] * dot_next
+        coef = work[4, k] - (1.0 / gram[0, k, k]) * dot_next
         dot_next = 0.0
         if idx < count - 1:
             nxt = ring[idx + 1]
@@ -365,5 +458,165 @@ def lbfgs_update_direction_inplace(S, Y, rho, yy_hist, a, ring, state, x, x_new,
         else:
             for i in range(n):
                 d[i] = -(d[i] + coef * S[k, i])
-    return updated, step_inf, x_inf
 
+
+@kernel(fastmath={"reassoc"}, inline="always")
+def _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work):
+    """Gram form, first pass: per block, store the pair and accept the step, then the
+    inner products.  Leaves :math:`s_k^T g, y_k^T g, s_k^T y, y_k^T y` in ``work[0:4, k]``
+    for the rows in use and the new pair's (``k = free``); returns
+    ``(s'y, y'y, s's, step_inf, x_inf)``."""
+    n = x.shape[0]
+    for idx in range(count):
+        k = ring[idx]
+        for r in range(4):
+            work[r, k] = 0.0
+    Sf = S[free]
+    Yf = Y[free]
+    step_inf = 0.0
+    x_inf = 0.0
+    sy = 0.0
+    yy = 0.0
+    ss = 0.0
+    sg = 0.0
+    yg = 0.0
+    for lo in range(0, n, LBFGS_BLOCK):
+        hi = min(n, lo + LBFGS_BLOCK)
+        step_inf, x_inf = _lbfgs_store_block(Sf, Yf, x, x_new, g, g_new, lo, hi, step_inf, x_inf)
+        sb = Sf[lo:hi]
+        yb = Yf[lo:hi]
+        gb = g[lo:hi]
+        b = hi - lo
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        a4 = 0.0
+        for i in range(b):
+            si = sb[i]
+            yi = yb[i]
+            gi = gb[i]
+            a0 += si * yi
+            a1 += yi * yi
+            a2 += si * si
+            a3 += si * gi
+            a4 += yi * gi
+        sy += a0
+        yy += a1
+        ss += a2
+        sg += a3
+        yg += a4
+        idx = 0
+        while idx < count:  # two rows at a time: twice the loads in flight per loop
+            k = ring[idx]
+            k2 = ring[idx + 1] if idx + 1 < count else k
+            sk = S[k, lo:hi]
+            yk = Y[k, lo:hi]
+            sk2 = S[k2, lo:hi]
+            yk2 = Y[k2, lo:hi]
+            c0 = 0.0
+            c1 = 0.0
+            c2 = 0.0
+            c3 = 0.0
+            e0 = 0.0
+            e1 = 0.0
+            e2 = 0.0
+            e3 = 0.0
+            if k2 != k:
+                for i in range(b):
+                    gi = gb[i]
+                    yi = yb[i]
+                    u = sk[i]
+                    v = yk[i]
+                    c0 += u * gi
+                    c1 += v * gi
+                    c2 += u * yi
+                    c3 += v * yi
+                    u = sk2[i]
+                    v = yk2[i]
+                    e0 += u * gi
+                    e1 += v * gi
+                    e2 += u * yi
+                    e3 += v * yi
+                work[0, k2] += e0
+                work[1, k2] += e1
+                work[2, k2] += e2
+                work[3, k2] += e3
+            else:
+                for i in range(b):
+                    gi = gb[i]
+                    yi = yb[i]
+                    u = sk[i]
+                    v = yk[i]
+                    c0 += u * gi
+                    c1 += v * gi
+                    c2 += u * yi
+                    c3 += v * yi
+            work[0, k] += c0
+            work[1, k] += c1
+            work[2, k] += c2
+            work[3, k] += c3
+            idx += 2
+    work[0, free] = sg
+    work[1, free] = yg
+    return sy, yy, ss, step_inf, x_inf
+
+
+@kernel(fastmath={"reassoc"}, inline="always")
+def _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d):
+    """Gram form: the recursion's scalars from the Gram matrices, then ``d`` in one blocked
+    pass (``count >= 1``; ``work[0:2]`` from :func:`_lbfgs_store_gram_pass`)."""
+    n = g.shape[0]
+    SY = gram[0]
+    YY = gram[1]
+    sg_k = work[0]
+    yg_k = work[1]
+    alpha = work[4]
+    coef = work[5]  # a_k - b_k
+    newest = ring[count - 1]
+    gamma = 1.0 / ((1.0 / SY[newest, newest]) * YY[newest, newest])
+    # a_i from the newest pair down, then a_i - b_i from the oldest up
+    for idx in range(count - 1, -1, -1):
+        k = ring[idx]
+        t = sg_k[k]
+        for jdx in range(idx + 1, count):
+            j = ring[jdx]
+            t -= alpha[j] * SY[k, j]
+        alpha[k] = (1.0 / SY[k, k]) * t
+    for idx in range(count):
+        k = ring[idx]
+        t = yg_k[k]
+        for jdx in range(count):
+            j = ring[jdx]
+            t -= alpha[j] * YY[k, j]
+        t *= gamma
+        for ldx in range(idx):
+            j = ring[ldx]
+            t += coef[j] * SY[j, k]
+        coef[k] = alpha[k] - (1.0 / SY[k, k]) * t
+    for lo in range(0, n, LBFGS_BLOCK):
+        hi = min(n, lo + LBFGS_BLOCK)
+        db = d[lo:hi]
+        gb = g[lo:hi]
+        b = hi - lo
+        for i in range(b):
+            db[i] = -gamma * gb[i]
+        idx = 0
+        while idx < count:  # two rows at a time: a quarter of the block's loads and stores
+            k = ring[idx]
+            cy = gamma * alpha[k]
+            cs = -coef[k]
+            sk = S[k, lo:hi]
+            yk = Y[k, lo:hi]
+            if idx + 1 < count:
+                k2 = ring[idx + 1]
+                cy2 = gamma * alpha[k2]
+                cs2 = -coef[k2]
+                sk2 = S[k2, lo:hi]
+                yk2 = Y[k2, lo:hi]
+                for i in range(b):
+                    db[i] += (cy * yk[i] + cs * sk[i]) + (cy2 * yk2[i] + cs2 * sk2[i])
+            else:
+                for i in range(b):
+                    db[i] += cy * yk[i] + cs * sk[i]
+            idx += 2

@@ -24,9 +24,11 @@ import math
 from nsolve._kernels.newton import newton_direction_into
 from nsolve._kernels.quasi_newton import (
     ALIGN_SLACK,
+    LBFGS_WORK_ROWS,
     aligned_square,
     bfgs_update_direction_inplace,
     lbfgs_free_row,
+    lbfgs_gram_form,
     lbfgs_update_direction_inplace,
 )
 from nsolve._kernels.vector import all_finite, dot, neg_into
@@ -121,28 +123,33 @@ def _trial_step(it, interpolate):
 @inner
 def lbfgs_sizes(n, io):
     m = io[IO_METHOD]
-    return 2 * (m + 1) * n + 3 * (m + 1), m + 2
+    c = m + 1
+    return 2 * c * n + (2 * c + LBFGS_WORK_ROWS) * c, m + 3
 
 
 @inner
 def lbfgs_memory(n, io, wf, wi):
+    # the layout of nsolve._kernels.quasi_newton.lbfgs_workspace, in the run's workspaces
     m = io[IO_METHOD]
     c = m + 1
     S = wf[0 : c * n].reshape((c, n))
     Y = wf[c * n : 2 * c * n].reshape((c, n))
     o = 2 * c * n
-    return S, Y, wf[o : o + c], wf[o + c : o + 2 * c], wf[o + 2 * c : o + 3 * c], wi[0:m], wi[m : m + 2]
+    gram = wf[o : o + 2 * c * c].reshape((2, c, c))
+    o += 2 * c * c
+    work = wf[o : o + LBFGS_WORK_ROWS * c].reshape((LBFGS_WORK_ROWS, c))
+    return S, Y, gram, work, wi[0:m], wi[m : m + 3]
 
 
 @inner
 def lbfgs_init(ev, it, mem, fo, io):
-    S, Y, rho, yy, a, ring, count_m = mem
-    rho[:] = 0.0
-    yy[:] = 0.0
-    a[:] = 0.0
+    S, Y, gram, work, ring, count_m = mem
+    gram[:, :, :] = 0.0
+    work[:, :] = 0.0
     ring[:] = 0
     count_m[0] = 0
     count_m[1] = io[IO_METHOD]
+    count_m[2] = lbfgs_gram_form(S.shape[1], io[IO_METHOD])
     neg_into(it.d, g_of(it))
     it.ic[FRESH] = 1
     return CONTINUE
@@ -150,7 +157,7 @@ def lbfgs_init(ev, it, mem, fo, io):
 
 @inner(inline=True)
 def lbfgs_reset(it, mem):
-    mem[6][0] = 0
+    mem[5][0] = 0
     neg_into(it.d, g_of(it))
     it.ic[FRESH] = 1
 
@@ -158,14 +165,14 @@ def lbfgs_reset(it, mem):
 @inner(inline=True)
 def lbfgs_trial(it, mem):
     """The history's free rows: the trial point and gradient live there (as in ``LBFGSState``)."""
-    S, Y, rho, yy, a, ring, count_m = mem
+    S, Y, gram, work, ring, count_m = mem
     free = lbfgs_free_row(ring, count_m)
     return S[free], Y[free]
 
 
 @inner(inline=True)
 def lbfgs_step(ev, it, mem, fo, io):
-    S, Y, rho, yy, a, ring, count_m = mem
+    S, Y, gram, work, ring, count_m = mem
     alpha0 = _trial_step(it, io[IO_METHOD + 1] != 0)
     alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, lbfgs_reset, lbfgs_trial, fo, io)
     if status != CONTINUE:
@@ -173,7 +180,7 @@ def lbfgs_step(ev, it, mem, fo, io):
     # the interpreted step's update, which also accepts the step (x, g <- x_new, g_new, read
     # from the free rows before the new pair overwrites them) and measures it
     x_new, g_new = lbfgs_trial(it, mem)
-    _, step_inf, x_inf = lbfgs_update_direction_inplace(S, Y, rho, yy, a, ring, count_m, x_of(it), x_new,
+    _, step_inf, x_inf = lbfgs_update_direction_inplace(S, Y, gram, work, ring, count_m, x_of(it), x_new,
                                                         g_of(it), g_new, it.d, fo[FO_METHOD])
     it.ic[FRESH] = 1 if count_m[0] == 0 else 0
     it.sc[F_PREV] = it.sc[F]

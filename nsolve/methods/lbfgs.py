@@ -3,7 +3,9 @@
 The inverse Hessian is never formed: :math:`d_k = -H_k g_k` is computed from the last
 :math:`m` pairs :math:`(s_i, y_i)` by the two-loop recursion with initial matrix
 :math:`H_k^0 = \\gamma_k I`, :math:`\\gamma_k = s_{k-1}^T y_{k-1} / y_{k-1}^T y_{k-1}`
-(kernel :func:`nsolve._kernels.quasi_newton.lbfgs_update_direction_inplace`).  A pair is
+(kernel :func:`nsolve._kernels.quasi_newton.lbfgs_update_direction_inplace`; for long
+histories it evaluates the recursion over the pairs' inner-product matrices, reading each
+pair twice per iteration instead of four times, see ``docs/quasi-newton.md``).  A pair is
 stored only when :math:`s^T y > \\varepsilon_c \\|s\\|_2 \\|y\\|_2`; on a line-search failure
 the history is cleared and the step retried along :math:`-g`.
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nsolve._kernels.quasi_newton import lbfgs_free_row, lbfgs_update_direction_inplace
+from nsolve._kernels.quasi_newton import lbfgs_free_row, lbfgs_update_direction_inplace, lbfgs_workspace
 from nsolve._status import CONTINUE
 from nsolve._validation import check_choice, check_int, check_nonnegative
 from nsolve.methods._base import MethodSpec, StepInfo
@@ -74,11 +76,8 @@ class LBFGSState:
         self.d = -g
         self.S = np.empty((m + 1, n))
         self.Y = np.empty((m + 1, n))
-        self.rho = np.zeros(m + 1)
-        self.yy = np.zeros(m + 1)
-        self.a = np.zeros(m + 1)
-        self.ring = np.zeros(m, dtype=np.int64)
-        self.count_m = np.array([0, m], dtype=np.int64)
+        # inner products of the pairs, scratch, the ring of rows in use and [count, m, gram_form]
+        self.gram, self.work, self.ring, self.count_m = lbfgs_workspace(n, m)
         self.fresh = True
         self.f_prev = None
         self.point_trial_at_free_row()
@@ -109,7 +108,7 @@ def step(obj, state: LBFGSState, opts: LBFGSOptions, search) -> StepInfo:
     # accepts the step too: x, g <- x_new, g_new (which the new pair then overwrites), and
     # measures it (step_inf, x_inf) in the same pass
     _, step_inf, x_inf = lbfgs_update_direction_inplace(
-        state.S, state.Y, state.rho, state.yy, state.a, state.ring, state.count_m,
+        state.S, state.Y, state.gram, state.work, state.ring, state.count_m,
         state.x, state.x_new, state.g, state.g_new, state.d, opts.curvature_eps,
     )
     state.point_trial_at_free_row()
