@@ -362,7 +362,7 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
     name = spec.name
     t0 = time.perf_counter()
     n = x.shape[0]
-    fo, io, extra, x_out, g_out, hist, info = D.run_buffers(name, method_opts, search, rules, n, history)
+    fo, io, extra, x_out, g_out, hist, info = D.run_buffers(name, method_opts, search, rules, n, history, x_out=x)
     py = PythonObjective(obj, n, hessian=spec.uses_hessian)
     call = (py.addresses(), False, py.buf, x, fo, io, x_out, g_out, hist, info, extra)
     if not solver_ready(name, call):

@@ -260,21 +260,27 @@ def minimize_compiled(spec, method_opts, search, rules, f, grad, hess, hessp, ar
     a = args_vector(args)
     with_args = len(args) == 1
     addresses = objective_addresses(f, grad, hess if spec.uses_hessian else None, with_args)
-    fo, io, extra, x_out, g_out, hist, info = run_buffers(name, method_opts, search, rules, x.shape[0], history)
+    # x is minimize's own copy of x0, read once at the start: it doubles as the returned point
+    fo, io, extra, x_out, g_out, hist, info = run_buffers(name, method_opts, search, rules, x.shape[0], history,
+                                                          x_out=x)
     solve = _entry_points()[DRIVERS[name]][0]
     fun = solve(addresses, with_args, a, x, fo, io, x_out, g_out, hist, info, extra)
     return run_result(name, fun, x_out, g_out, hist, info, extra, history, t0)
 
 
 # ------------------------------------------------------------------ shared by the single-run paths
-def run_buffers(name: str, method_opts, search, rules, n: int, history: bool):
-    """``(fo, io, extra, x_out, g_out, hist, info)``: the arrays of one solver call (see :mod:`._driver`)."""
+def run_buffers(name: str, method_opts, search, rules, n: int, history: bool, x_out=None):
+    """``(fo, io, extra, x_out, g_out, hist, info)``: the arrays of one solver call (see :mod:`._driver`).
+
+    ``x_out`` may be the run's private copy of the start point: the solvers read ``x0`` once,
+    before anything is written to ``x_out`` (one n-vector less at the run's peak).
+    """
     rows = rules.maxiter + 1 if history else 0
     fo, io, extra = _packed(name, method_opts, search, rules, rows, n)
     if name == "bfgs":
         extra = np.empty((n, n))  # hess_inv: the result's own array
-    return (fo, io, extra, np.empty(n), np.empty(n), np.empty((rows, len(L.HISTORY_COLUMNS))),
-            np.zeros(L.INFO_SLOTS, dtype=np.int64))
+    return (fo, io, extra, np.empty(n) if x_out is None else x_out, np.empty(n),
+            np.empty((rows, len(L.HISTORY_COLUMNS))), np.zeros(L.INFO_SLOTS, dtype=np.int64))
 
 
 def run_result(name: str, fun: float, x_out, g_out, hist, info, extra, history: bool, t0: float) -> OptimizeResult:

@@ -128,7 +128,8 @@ def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_
     copy_into(x, x0)
     f0 = call_f(ev, x)
     # x_out is written only when the run returns (x0 after a failed start): an output
-    # touched early would count in the run's peak memory
+    # touched early would count in the run's peak memory, and x_out may be x0 itself (x0 is
+    # read only above)
     if not math.isfinite(f0):
         copy_into(x_out, x0)
         return START_F_NOT_FINITE, 0, f0, 0
