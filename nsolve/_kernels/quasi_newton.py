@@ -234,7 +234,7 @@ LBFGS_GRAM_MIN = 1 << 18
 #: enough for the hardware prefetcher (4 KB runs, one page, were 1.6x slower at n = 10^7).
 LBFGS_BLOCK = 8192
 #: Rows of the L-BFGS kernel's ``work`` array.
-LBFGS_WORK_ROWS = 6
+LBFGS_WORK_ROWS = 7
 
 
 @kernel
@@ -264,7 +264,8 @@ def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g
     ``state = [count, m, gram_form]`` (int64).  ``gram`` (shape ``(2, m + 1, m + 1)``)
     holds inner products of the pairs, by row: :math:`s_i^T y_j` in ``gram[0]`` and
     :math:`y_i^T y_j` in ``gram[1]`` (only the diagonals when not ``gram_form``); ``work``
-    (``(6, m + 1)``) is scratch.  :func:`lbfgs_workspace` makes all four.
+    (``(7, m + 1)``) is scratch, with :math:`\\rho_i` in ``work[6]``.
+    :func:`lbfgs_workspace` makes all four.
 
     The step is also accepted here: ``x`` and ``g`` receive ``x_new`` and ``g_new`` in the
     same pass.  The caller may therefore keep its trial point in the free rows themselves
@@ -329,12 +330,28 @@ def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g
     if gram_form:
         sy, yy, ss, step_inf, x_inf = _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work)
     else:
-        sy, yy, ss, step_inf, x_inf = _lbfgs_store_pass(S, Y, free, x, x_new, g, g_new, work)
+        # the vector form is written out here, not called: every call of a helper taking
+        # arrays costs reference counting, a third of the kernel at n = 2
+        n = x.shape[0]
+        step_inf, x_inf = _lbfgs_store_block(S, Y, free, x, x_new, g, g_new, 0, n, 0.0, 0.0)
+        sy = 0.0
+        yy = 0.0
+        ss = 0.0
+        sg = 0.0
+        for i in range(n):
+            si = S[free, i]
+            yi = Y[free, i]
+            sy += si * yi
+            yy += yi * yi
+            ss += si * si
+            sg += si * g[i]
+        work[0, free] = sg
     updated = sy > curvature_eps * np.sqrt(ss * yy)
     if updated:
         # (indexed in place: a view costs reference counting, visible at small n)
         gram[0, free, free] = sy
         gram[1, free, free] = yy
+        work[6, free] = 1.0 / sy  # rho
         if gram_form:
             for idx in range(count):
                 k = ring[idx]
@@ -355,25 +372,75 @@ def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g
     elif gram_form:
         _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d)
     else:
-        _lbfgs_two_loop(S, Y, gram, work, ring, count, free, updated, g, d)
+        # vector form of the recursion (count >= 1)
+        n = g.shape[0]
+        newest = ring[count - 1]
+        if updated:
+            dot_next = work[0, free]  # s'g of the new pair, from the store pass
+            for i in range(n):
+                d[i] = g[i]
+        else:
+            dot_next = 0.0
+            for i in range(n):
+                gi = g[i]
+                d[i] = gi
+                dot_next += S[newest, i] * gi
+        # First loop, newest to oldest; d holds q.
+        for idx in range(count - 1, -1, -1):
+            k = ring[idx]
+            ak = work[6, k] * dot_next
+            work[4, k] = ak
+            dot_next = 0.0
+            if idx > 0:
+                nxt = ring[idx - 1]
+                for i in range(n):
+                    qi = d[i] - ak * Y[k, i]
+                    d[i] = qi
+                    dot_next += S[nxt, i] * qi
+            else:
+                for i in range(n):
+                    d[i] -= ak * Y[k, i]
+        # Initial matrix gamma I, fused with the first dot of the second loop.
+        gamma = 1.0 / (work[6, newest] * gram[1, newest, newest])
+        oldest = ring[0]
+        dot_next = 0.0
+        for i in range(n):
+            ri = gamma * d[i]
+            d[i] = ri
+            dot_next += Y[oldest, i] * ri
+        # Second loop, oldest to newest; d holds r, negated on the last pass.
+        for idx in range(count):
+            k = ring[idx]
+            coef = work[4, k] - work[6, k] * dot_next
+            dot_next = 0.0
+            if idx < count - 1:
+                nxt = ring[idx + 1]
+                for i in range(n):
+                    ri = d[i] + coef * S[k, i]
+                    d[i] = ri
+                    dot_next += Y[nxt, i] * ri
+            else:
+                for i in range(n):
+                    d[i] = -(d[i] + coef * S[k, i])
     return updated, step_inf, x_inf
 
 
 @kernel(inline="always")
-def _lbfgs_store_block(s_row, y_row, x, x_new, g, g_new, lo, hi, step_inf, x_inf):
-    """Entries ``lo:hi``: the pair into ``s_row``, ``y_row`` and the step accepted (``x``, ``g``
-    <- ``x_new``, ``g_new``); returns the running ``(step_inf, x_inf)``.
+def _lbfgs_store_block(S, Y, free, x, x_new, g, g_new, lo, hi, step_inf, x_inf):
+    """Entries ``lo:hi``: the pair into row ``free`` of ``S``, ``Y`` and the step accepted
+    (``x``, ``g`` <- ``x_new``, ``g_new``); returns the running ``(step_inf, x_inf)``.
 
-    No sum here: ``x_new`` may be ``s_row`` itself, and a loop whose operands may overlap runs
-    scalar, which would change the order of a vectorised sum; the step's inf-norms are maxima,
-    exact in any order.
+    No sum here: ``x_new`` may be ``S[free]`` itself, and a loop whose operands may overlap
+    runs scalar, which would change the order of a vectorised sum; the step's inf-norms are
+    maxima, exact in any order.  (Rows indexed in place: a view costs reference counting,
+    a tenth of an iteration at n = 2.)
     """
     for i in range(lo, hi):
         xn = x_new[i]
         gn = g_new[i]
         si = xn - x[i]
-        s_row[i] = si
-        y_row[i] = gn - g[i]
+        S[free, i] = si
+        Y[free, i] = gn - g[i]
         x[i] = xn
         g[i] = gn
         v = abs(si)
@@ -385,82 +452,7 @@ def _lbfgs_store_block(s_row, y_row, x, x_new, g, g_new, lo, hi, step_inf, x_inf
     return step_inf, x_inf
 
 
-@kernel(fastmath={"reassoc"}, inline="always")
-def _lbfgs_store_pass(S, Y, free, x, x_new, g, g_new, work):
-    """Vector form: store the pair in row ``free`` and accept the step, then the pair's inner
-    products; ``work[0, free] = s^T g``.  Returns ``(s'y, y'y, s's, step_inf, x_inf)``."""
-    n = x.shape[0]
-    step_inf, x_inf = _lbfgs_store_block(S[free], Y[free], x, x_new, g, g_new, 0, n, 0.0, 0.0)
-    sy = 0.0
-    yy = 0.0
-    ss = 0.0
-    sg = 0.0
-    for i in range(n):
-        si = S[free, i]
-        yi = Y[free, i]
-        sy += si * yi
-        yy += yi * yi
-        ss += si * si
-        sg += si * g[i]
-    work[0, free] = sg
-    return sy, yy, ss, step_inf, x_inf
-
-
-@kernel(fastmath={"reassoc"}, inline="always")
-def _lbfgs_two_loop(S, Y, gram, work, ring, count, free, updated, g, d):
-    """Vector form of the recursion into ``d`` (``count >= 1``)."""
-    n = g.shape[0]
-    newest = ring[count - 1]
-    if updated:
-        dot_next = work[0, free]  # s'g of the new pair, from the store pass
-        for i in range(n):
-            d[i] = g[i]
-    else:
-        dot_next = 0.0
-        for i in range(n):
-            gi = g[i]
-            d[i] = gi
-            dot_next += S[newest, i] * gi
-    # First loop, newest to oldest; d holds q.
-    for idx in range(count - 1, -1, -1):
-        k = ring[idx]
-        ak = (1.0 / gram[0, k, k]) * dot_next
-        work[4, k] = ak
-        dot_next = 0.0
-        if idx > 0:
-            nxt = ring[idx - 1]
-            for i in range(n):
-                qi = d[i] - ak * Y[k, i]
-                d[i] = qi
-                dot_next += S[nxt, i] * qi
-        else:
-            for i in range(n):
-                d[i] -= ak * Y[k, i]
-    # Initial matrix gamma I, fused with the first dot of the second loop.
-    gamma = 1.0 / ((1.0 / gram[0, newest, newest]) * gram[1, newest, newest])
-    oldest = ring[0]
-    dot_next = 0.0
-    for i in range(n):
-        ri = gamma * d[i]
-        d[i] = ri
-        dot_next += Y[oldest, i] * ri
-    # Second loop, oldest to newest; d holds r, negated on the last pass.
-    for idx in range(count):
-        k = ring[idx]
-        coef = work[4, k] - (1.0 / gram[0, k, k]) * dot_next
-        dot_next = 0.0
-        if idx < count - 1:
-            nxt = ring[idx + 1]
-            for i in range(n):
-                ri = d[i] + coef * S[k, i]
-                d[i] = ri
-                dot_next += Y[nxt, i] * ri
-        else:
-            for i in range(n):
-                d[i] = -(d[i] + coef * S[k, i])
-
-
-@kernel(fastmath={"reassoc"}, inline="always")
+@kernel(fastmath={"reassoc"})
 def _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work):
     """Gram form, first pass: per block, store the pair and accept the step, then the
     inner products.  Leaves :math:`s_k^T g, y_k^T g, s_k^T y, y_k^T y` in ``work[0:4, k]``
@@ -482,7 +474,7 @@ def _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work):
     yg = 0.0
     for lo in range(0, n, LBFGS_BLOCK):
         hi = min(n, lo + LBFGS_BLOCK)
-        step_inf, x_inf = _lbfgs_store_block(Sf, Yf, x, x_new, g, g_new, lo, hi, step_inf, x_inf)
+        step_inf, x_inf = _lbfgs_store_block(S, Y, free, x, x_new, g, g_new, lo, hi, step_inf, x_inf)
         sb = Sf[lo:hi]
         yb = Yf[lo:hi]
         gb = g[lo:hi]
@@ -507,7 +499,9 @@ def _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work):
         sg += a3
         yg += a4
         idx = 0
-        while idx < count:  # two rows at a time: twice the loads in flight per loop
+        while idx < count:
+            # two rows at a time (twice the loads in flight per loop); an odd last row is
+            # paired with itself, its second loads hitting the cache, and counted once
             k = ring[idx]
             k2 = ring[idx + 1] if idx + 1 < count else k
             sk = S[k, lo:hi]
@@ -522,47 +516,37 @@ def _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work):
             e1 = 0.0
             e2 = 0.0
             e3 = 0.0
-            if k2 != k:
-                for i in range(b):
-                    gi = gb[i]
-                    yi = yb[i]
-                    u = sk[i]
-                    v = yk[i]
-                    c0 += u * gi
-                    c1 += v * gi
-                    c2 += u * yi
-                    c3 += v * yi
-                    u = sk2[i]
-                    v = yk2[i]
-                    e0 += u * gi
-                    e1 += v * gi
-                    e2 += u * yi
-                    e3 += v * yi
-                work[0, k2] += e0
-                work[1, k2] += e1
-                work[2, k2] += e2
-                work[3, k2] += e3
-            else:
-                for i in range(b):
-                    gi = gb[i]
-                    yi = yb[i]
-                    u = sk[i]
-                    v = yk[i]
-                    c0 += u * gi
-                    c1 += v * gi
-                    c2 += u * yi
-                    c3 += v * yi
+            for i in range(b):
+                gi = gb[i]
+                yi = yb[i]
+                u = sk[i]
+                v = yk[i]
+                c0 += u * gi
+                c1 += v * gi
+                c2 += u * yi
+                c3 += v * yi
+                u = sk2[i]
+                v = yk2[i]
+                e0 += u * gi
+                e1 += v * gi
+                e2 += u * yi
+                e3 += v * yi
             work[0, k] += c0
             work[1, k] += c1
             work[2, k] += c2
             work[3, k] += c3
+            if k2 != k:
+                work[0, k2] += e0
+                work[1, k2] += e1
+                work[2, k2] += e2
+                work[3, k2] += e3
             idx += 2
     work[0, free] = sg
     work[1, free] = yg
     return sy, yy, ss, step_inf, x_inf
 
 
-@kernel(fastmath={"reassoc"}, inline="always")
+@kernel(fastmath={"reassoc"})
 def _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d):
     """Gram form: the recursion's scalars from the Gram matrices, then ``d`` in one blocked
     pass (``count >= 1``; ``work[0:2]`` from :func:`_lbfgs_store_gram_pass`)."""
@@ -573,8 +557,9 @@ def _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d):
     yg_k = work[1]
     alpha = work[4]
     coef = work[5]  # a_k - b_k
+    rho = work[6]
     newest = ring[count - 1]
-    gamma = 1.0 / ((1.0 / SY[newest, newest]) * YY[newest, newest])
+    gamma = 1.0 / (rho[newest] * YY[newest, newest])
     # a_i from the newest pair down, then a_i - b_i from the oldest up
     for idx in range(count - 1, -1, -1):
         k = ring[idx]
@@ -582,7 +567,7 @@ def _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d):
         for jdx in range(idx + 1, count):
             j = ring[jdx]
             t -= alpha[j] * SY[k, j]
-        alpha[k] = (1.0 / SY[k, k]) * t
+        alpha[k] = rho[k] * t
     for idx in range(count):
         k = ring[idx]
         t = yg_k[k]
@@ -593,7 +578,7 @@ def _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d):
         for ldx in range(idx):
             j = ring[ldx]
             t += coef[j] * SY[j, k]
-        coef[k] = alpha[k] - (1.0 / SY[k, k]) * t
+        coef[k] = alpha[k] - rho[k] * t
     for lo in range(0, n, LBFGS_BLOCK):
         hi = min(n, lo + LBFGS_BLOCK)
         db = d[lo:hi]
@@ -602,21 +587,19 @@ def _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d):
         for i in range(b):
             db[i] = -gamma * gb[i]
         idx = 0
-        while idx < count:  # two rows at a time: a quarter of the block's loads and stores
+        while idx < count:
+            # two rows at a time: half the loads and stores of the block of d; an odd last
+            # row is paired with itself at coefficient zero (adding zeros: the same values)
             k = ring[idx]
+            k2 = ring[idx + 1] if idx + 1 < count else k
             cy = gamma * alpha[k]
             cs = -coef[k]
+            cy2 = gamma * alpha[k2] if k2 != k else 0.0
+            cs2 = -coef[k2] if k2 != k else 0.0
             sk = S[k, lo:hi]
             yk = Y[k, lo:hi]
-            if idx + 1 < count:
-                k2 = ring[idx + 1]
-                cy2 = gamma * alpha[k2]
-                cs2 = -coef[k2]
-                sk2 = S[k2, lo:hi]
-                yk2 = Y[k2, lo:hi]
-                for i in range(b):
-                    db[i] += (cy * yk[i] + cs * sk[i]) + (cy2 * yk2[i] + cs2 * sk2[i])
-            else:
-                for i in range(b):
-                    db[i] += cy * yk[i] + cs * sk[i]
+            sk2 = S[k2, lo:hi]
+            yk2 = Y[k2, lo:hi]
+            for i in range(b):
+                db[i] += (cy * yk[i] + cs * sk[i]) + (cy2 * yk2[i] + cs2 * sk2[i])
             idx += 2
