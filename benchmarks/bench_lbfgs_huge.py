@@ -19,7 +19,7 @@ the mix of these passes) on a DRAM-sized working set.  Target: (wall - time in f
 / nit at most 1.5x the bound.  The kernel alone (full history, repeated calls) is also
 timed against the same bound, to separate the kernel from the rest of the iteration (line
 search, objective wrapper, driver).  At this size the kernel
-(``nsolve._kernels.quasi_newton.lbfgs_update_direction_inplace``) takes its Gram form, which
+(``nsolve._kernels.quasi_newton.lbfgs_gram_update_direction_inplace``) is the Gram form, which
 computes the same direction reading each history vector twice instead of four times: about
 (4m + 10) 8n bytes, so it can beat the recursion's bound.
 
@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import md_table, measure_bandwidths, write_section  # noqa: E402
 
 import nsolve  # noqa: E402
-from nsolve._kernels.quasi_newton import lbfgs_update_direction_inplace, lbfgs_workspace  # noqa: E402
+from nsolve._kernels.quasi_newton import lbfgs_kernel, lbfgs_workspace  # noqa: E402
 
 
 @numba.njit(cache=True, nogil=True)
@@ -212,7 +212,8 @@ def kernel_alone(n: int, m: int, repeat: int) -> tuple[list[float], list[float]]
     rng = np.random.default_rng(1)
     S = np.zeros((m + 1, n))
     Y = np.zeros((m + 1, n))
-    gram, work, ring, state = lbfgs_workspace(n, m)  # the form the solvers take at this n
+    gram, work, ring, state = lbfgs_workspace(n, m)
+    lbfgs_update_direction_inplace = lbfgs_kernel(state)  # the form the solvers take at this n
     x = rng.standard_normal(n)
     s = 1e-3 * rng.standard_normal(n)
     x_new = x + s

@@ -13,7 +13,7 @@ from nsolve._kernels.quasi_newton import (
     bfgs_update_direction_inplace,
     lbfgs_free_row,
     lbfgs_gram_form,
-    lbfgs_update_direction_inplace,
+    lbfgs_kernel,
     lbfgs_workspace,
     symmetric_upper_matvec_into,
     symmetrize_from_upper_inplace,
@@ -163,6 +163,11 @@ def dense_lbfgs_direction(pairs, g):
     return -H @ g
 
 
+def lbfgs_update(S, Y, gram, work, ring, state, *rest):
+    """The update of the form ``state[2]`` selects (as the solvers pick it)."""
+    return lbfgs_kernel(state)(S, Y, gram, work, ring, state, *rest)
+
+
 def lbfgs_arrays(n, m, gram_form):
     """History rows and the kernel's small arrays, with the form forced (0: vector, 1: Gram)."""
     gram, work, ring, state = lbfgs_workspace(n, m)
@@ -194,7 +199,7 @@ def test_lbfgs_two_loop_matches_dense_recursion(m, gram_form):
         pairs.append((x_new - x, g_new - g))
         pairs = pairs[-m:]
         step_ref = step_stats(x_new, x)
-        updated, step_inf, x_inf = lbfgs_update_direction_inplace(S, Y, gram, work, ring, cm, x, x_new, g, g_new,
+        updated, step_inf, x_inf = lbfgs_update(S, Y, gram, work, ring, cm, x, x_new, g, g_new,
                                                                   d, 1e-10)
         assert updated
         assert (step_inf, x_inf) == step_ref  # the step measured in the store pass
@@ -220,7 +225,7 @@ def test_lbfgs_gram_form_matches_vector_form_over_several_blocks(m):
     for k in range(m + 4):
         x_new = xs[0] - 0.1 * rng.standard_normal(n)
         g_new = c * x_new if k != 2 else gs[0] - (c * x_new - gs[0])  # k = 2: negative curvature
-        ups = [lbfgs_update_direction_inplace(*runs[f], xs[f], x_new, gs[f], g_new, ds[f], 1e-10) for f in (0, 1)]
+        ups = [lbfgs_update(*runs[f], xs[f], x_new, gs[f], g_new, ds[f], 1e-10) for f in (0, 1)]
         assert ups[0] == ups[1]
         assert ups[0][0] == (k != 2)
         assert runs[0][5][0] == runs[1][5][0]  # count
@@ -252,8 +257,8 @@ def test_lbfgs_trial_point_in_the_free_rows_matches_separate_buffers(m, gram_for
         S[free] = x_new_ref  # the line search writes its trial point there
         Y[free] = g_new_ref
         expected_step = step_stats(x_new_ref, x_ref)
-        up_ref = lbfgs_update_direction_inplace(*ref, x_ref, x_new_ref, g_ref, g_new_ref, d_ref, 1e-10)
-        up = lbfgs_update_direction_inplace(*ours, x, S[free], g, Y[free], d, 1e-10)
+        up_ref = lbfgs_update(*ref, x_ref, x_new_ref, g_ref, g_new_ref, d_ref, 1e-10)
+        up = lbfgs_update(*ours, x, S[free], g, Y[free], d, 1e-10)
         assert up[0] == up_ref[0] == (k != 3)
         assert up[1:] == up_ref[1:] == expected_step
         np.testing.assert_array_equal(d, d_ref)
@@ -281,11 +286,11 @@ def test_lbfgs_rejected_pair_keeps_history(gram_form):
         x_new = x - 0.1 * rng.standard_normal(n)
         g_new = A @ x_new
         pairs.append((x_new - x, g_new - g))
-        lbfgs_update_direction_inplace(S, Y, gram, work, ring, cm, x, x_new, g, g_new, d, 1e-10)
+        lbfgs_update(S, Y, gram, work, ring, cm, x, x_new, g, g_new, d, 1e-10)
         x, g = x_new, g_new
     # a pair with negative curvature is rejected; the direction uses the two kept pairs
     x_new, g_new = x + 0.1, g - 0.1
-    assert not lbfgs_update_direction_inplace(S, Y, gram, work, ring, cm, x, x_new, g, g_new, d, 1e-10)[0]
+    assert not lbfgs_update(S, Y, gram, work, ring, cm, x, x_new, g, g_new, d, 1e-10)[0]
     assert cm[0] == 2
     np.testing.assert_allclose(d, dense_lbfgs_direction(pairs, g_new), rtol=1e-9)
 

@@ -51,7 +51,9 @@ def test_repeated_solves_do_not_recompile():
     assert all(v <= 1 for v in after.values()), {k: v for k, v in after.items() if v > 1}
 
 
-@pytest.mark.parametrize("kernel", ["bfgs_update_direction_inplace", "lbfgs_update_direction_inplace"])
+@pytest.mark.parametrize(
+    "kernel", ["bfgs_update_direction_inplace", "lbfgs_update_direction_inplace", "lbfgs_gram_update_direction_inplace"]
+)
 def test_kernels_are_cached_on_disk(kernel):
     disp = getattr(quasi_newton, kernel)
     assert disp._cache.__class__.__name__ == "FunctionCache"

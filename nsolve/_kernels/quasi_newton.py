@@ -239,18 +239,21 @@ LBFGS_WORK_ROWS = 7
 
 @kernel
 def lbfgs_gram_form(n, m):
-    """1 when :func:`lbfgs_update_direction_inplace` takes the Gram form for ``n`` variables and ``m`` pairs, else 0."""
+    """1 when the L-BFGS solvers take the Gram form (:func:`lbfgs_gram_update_direction_inplace`)
+    for ``n`` variables and ``m`` pairs, else 0 (:func:`lbfgs_update_direction_inplace`)."""
     return 1 if (m + 1) * n >= LBFGS_GRAM_MIN else 0
 
 
-@kernel
-def lbfgs_workspace(n, m):
-    """``(gram, work, ring, state)``: the small arrays of :func:`lbfgs_update_direction_inplace`
-    for ``n`` variables and ``m`` pairs, history empty."""
-    state = np.zeros(3, dtype=np.int64)
-    state[1] = m
-    state[2] = lbfgs_gram_form(n, m)
+def lbfgs_workspace(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(gram, work, ring, state)``: the small arrays of the L-BFGS kernels for ``n`` variables
+    and ``m`` pairs, history empty; ``state = [0, m, gram_form]`` (plain NumPy: nothing to compile)."""
+    state = np.array([0, m, lbfgs_gram_form.py_func(n, m)], dtype=np.int64)
     return np.zeros((2, m + 1, m + 1)), np.zeros((LBFGS_WORK_ROWS, m + 1)), np.zeros(m, dtype=np.int64), state
+
+
+def lbfgs_kernel(state: np.ndarray):
+    """The update kernel of the form ``state[2]`` selects (interpreted callers pick it once per run)."""
+    return lbfgs_gram_update_direction_inplace if state[2] != 0 else lbfgs_update_direction_inplace
 
 
 @kernel(fastmath={"reassoc"})
@@ -263,7 +266,7 @@ def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g
     oldest one kept.  ``ring[0:count]`` lists the rows in use, oldest first;
     ``state = [count, m, gram_form]`` (int64).  ``gram`` (shape ``(2, m + 1, m + 1)``)
     holds inner products of the pairs, by row: :math:`s_i^T y_j` in ``gram[0]`` and
-    :math:`y_i^T y_j` in ``gram[1]`` (only the diagonals when not ``gram_form``); ``work``
+    :math:`y_i^T y_j` in ``gram[1]`` (only the diagonals in the vector form); ``work``
     (``(7, m + 1)``) is scratch, with :math:`\\rho_i` in ``work[6]``.
     :func:`lbfgs_workspace` makes all four.
 
@@ -280,14 +283,14 @@ def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g
         d = -r
 
     It is evaluated in one of two ways, fixed for a run by ``state[2]``
-    (:func:`lbfgs_gram_form`):
+    (:func:`lbfgs_gram_form`; :func:`lbfgs_kernel` returns the kernel):
 
-    * **Vector form** (the history fits in cache): the loops as written, every dot product
-      fused into the pass that produced its operand.  Each history vector is read twice and
-      ``d`` once per pass, :math:`4mn` multiply-adds.
-    * **Gram form** (large n): every inner product the loops need is expanded over the
-      pairs' Gram matrices, as in the compact representation of Byrd, Nocedal & Schnabel
-      (1994),
+    * **Vector form**, this kernel (the history fits in cache): the loops as written, every
+      dot product fused into the pass that produced its operand.  Each history vector is
+      read twice and ``d`` once per pass, :math:`4mn` multiply-adds.
+    * **Gram form**, :func:`lbfgs_gram_update_direction_inplace` (large n): every inner
+      product the loops need is expanded over the pairs' Gram matrices, as in the compact
+      representation of Byrd, Nocedal & Schnabel (1994),
 
       .. math::
 
@@ -323,60 +326,37 @@ def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g
         :math:`\\max_i |x_{new,i} - x_i|` and :math:`\\max_i |x_{new,i}|`, the values of
         :func:`nsolve._kernels.vector.step_stats` (the xtol test), taken in the store pass.
     """
-    count = state[0]
-    m = state[1]
-    gram_form = state[2] != 0
+    # Written out in one function: every call of a helper taking arrays costs reference
+    # counting, a third of the kernel at n = 2.
+    n = x.shape[0]
     free = lbfgs_free_row(ring, state)
-    if gram_form:
-        sy, yy, ss, step_inf, x_inf = _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work)
-    else:
-        # the vector form is written out here, not called: every call of a helper taking
-        # arrays costs reference counting, a third of the kernel at n = 2
-        n = x.shape[0]
-        step_inf, x_inf = _lbfgs_store_block(S, Y, free, x, x_new, g, g_new, 0, n, 0.0, 0.0)
-        sy = 0.0
-        yy = 0.0
-        ss = 0.0
-        sg = 0.0
-        for i in range(n):
-            si = S[free, i]
-            yi = Y[free, i]
-            sy += si * yi
-            yy += yi * yi
-            ss += si * si
-            sg += si * g[i]
-        work[0, free] = sg
+    step_inf, x_inf = _lbfgs_store_block(S, Y, free, x, x_new, g, g_new, 0, n, 0.0, 0.0)
+    sy = 0.0
+    yy = 0.0
+    ss = 0.0
+    sg = 0.0
+    for i in range(n):
+        si = S[free, i]
+        yi = Y[free, i]
+        sy += si * yi
+        yy += yi * yi
+        ss += si * si
+        sg += si * g[i]
     updated = sy > curvature_eps * np.sqrt(ss * yy)
+    count = state[0]
     if updated:
         # (indexed in place: a view costs reference counting, visible at small n)
         gram[0, free, free] = sy
         gram[1, free, free] = yy
         work[6, free] = 1.0 / sy  # rho
-        if gram_form:
-            for idx in range(count):
-                k = ring[idx]
-                gram[0, k, free] = work[2, k]
-                gram[1, k, free] = work[3, k]
-                gram[1, free, k] = work[3, k]
-        if count == m:
-            for k in range(m - 1):
-                ring[k] = ring[k + 1]
-            ring[m - 1] = free
-        else:
-            ring[count] = free
-            count += 1
-        state[0] = count
+        count = _lbfgs_push(ring, state, free)
     if count == 0:
-        for i in range(x.shape[0]):
+        for i in range(n):
             d[i] = -g[i]
-    elif gram_form:
-        _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d)
     else:
-        # vector form of the recursion (count >= 1)
-        n = g.shape[0]
         newest = ring[count - 1]
         if updated:
-            dot_next = work[0, free]  # s'g of the new pair, from the store pass
+            dot_next = sg  # s'g of the new pair, from the store pass
             for i in range(n):
                 d[i] = g[i]
         else:
@@ -423,6 +403,53 @@ def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g
                 for i in range(n):
                     d[i] = -(d[i] + coef * S[k, i])
     return updated, step_inf, x_inf
+
+
+@kernel(fastmath={"reassoc"})
+def lbfgs_gram_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g_new, d, curvature_eps):
+    """:func:`lbfgs_update_direction_inplace` in the Gram form (the same arguments, results and
+    state; see its notes): two blocked passes over the history instead of :math:`2m`.
+
+    Used when :func:`lbfgs_gram_form` says so (``state[2] == 1``, long histories).  A
+    separate kernel, so that a run that never needs it never compiles it.
+    """
+    free = lbfgs_free_row(ring, state)
+    count = state[0]
+    sy, yy, ss, step_inf, x_inf = _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work)
+    updated = sy > curvature_eps * np.sqrt(ss * yy)
+    if updated:
+        gram[0, free, free] = sy
+        gram[1, free, free] = yy
+        work[6, free] = 1.0 / sy  # rho
+        for idx in range(count):
+            k = ring[idx]
+            gram[0, k, free] = work[2, k]
+            gram[1, k, free] = work[3, k]
+            gram[1, free, k] = work[3, k]
+        count = _lbfgs_push(ring, state, free)
+    if count == 0:
+        for i in range(x.shape[0]):
+            d[i] = -g[i]
+    else:
+        _lbfgs_gram_direction(S, Y, gram, work, ring, count, g, d)
+    return updated, step_inf, x_inf
+
+
+@kernel
+def _lbfgs_push(ring, state, free):
+    """Make row ``free`` the newest pair of the ring (dropping the oldest when ``m`` are kept);
+    returns the new count."""
+    count = state[0]
+    m = state[1]
+    if count == m:
+        for k in range(m - 1):
+            ring[k] = ring[k + 1]
+        ring[m - 1] = free
+    else:
+        ring[count] = free
+        count += 1
+    state[0] = count
+    return count
 
 
 @kernel(inline="always")
@@ -547,7 +574,7 @@ def _lbfgs_store_gram_pass(S, Y, ring, count, free, x, x_new, g, g_new, work):
 
 
 @kernel(fastmath={"reassoc"})
-def _lbfgs_gram_direction(S, Y, gram, work, ring, count, free, updated, g, d):
+def _lbfgs_gram_direction(S, Y, gram, work, ring, count, g, d):
     """Gram form: the recursion's scalars from the Gram matrices, then ``d`` in one blocked
     pass (``count >= 1``; ``work[0:2]`` from :func:`_lbfgs_store_gram_pass`)."""
     n = g.shape[0]

@@ -29,6 +29,7 @@ from nsolve._kernels.quasi_newton import (
     bfgs_update_direction_inplace,
     lbfgs_free_row,
     lbfgs_gram_form,
+    lbfgs_gram_update_direction_inplace,
     lbfgs_update_direction_inplace,
 )
 from nsolve._kernels.vector import all_finite, dot, neg_into
@@ -180,8 +181,12 @@ def lbfgs_step(ev, it, mem, fo, io):
     # the interpreted step's update, which also accepts the step (x, g <- x_new, g_new, read
     # from the free rows before the new pair overwrites them) and measures it
     x_new, g_new = lbfgs_trial(it, mem)
-    _, step_inf, x_inf = lbfgs_update_direction_inplace(S, Y, gram, work, ring, count_m, x_of(it), x_new,
-                                                        g_of(it), g_new, it.d, fo[FO_METHOD])
+    if count_m[2] != 0:  # the form LBFGSState.update picks, by the history's size
+        _, step_inf, x_inf = lbfgs_gram_update_direction_inplace(S, Y, gram, work, ring, count_m, x_of(it), x_new,
+                                                                 g_of(it), g_new, it.d, fo[FO_METHOD])
+    else:
+        _, step_inf, x_inf = lbfgs_update_direction_inplace(S, Y, gram, work, ring, count_m, x_of(it), x_new,
+                                                            g_of(it), g_new, it.d, fo[FO_METHOD])
     it.ic[FRESH] = 1 if count_m[0] == 0 else 0
     it.sc[F_PREV] = it.sc[F]
     it.sc[F] = f_new

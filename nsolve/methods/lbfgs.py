@@ -4,8 +4,9 @@ The inverse Hessian is never formed: :math:`d_k = -H_k g_k` is computed from the
 :math:`m` pairs :math:`(s_i, y_i)` by the two-loop recursion with initial matrix
 :math:`H_k^0 = \\gamma_k I`, :math:`\\gamma_k = s_{k-1}^T y_{k-1} / y_{k-1}^T y_{k-1}`
 (kernel :func:`nsolve._kernels.quasi_newton.lbfgs_update_direction_inplace`; for long
-histories it evaluates the recursion over the pairs' inner-product matrices, reading each
-pair twice per iteration instead of four times, see ``docs/quasi-newton.md``).  A pair is
+histories :func:`~nsolve._kernels.quasi_newton.lbfgs_gram_update_direction_inplace`
+evaluates the recursion over the pairs' inner-product matrices, reading each pair twice per
+iteration instead of four times, see ``docs/quasi-newton.md``).  A pair is
 stored only when :math:`s^T y > \\varepsilon_c \\|s\\|_2 \\|y\\|_2`; on a line-search failure
 the history is cleared and the step retried along :math:`-g`.
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nsolve._kernels.quasi_newton import lbfgs_free_row, lbfgs_update_direction_inplace, lbfgs_workspace
+from nsolve._kernels.quasi_newton import lbfgs_free_row, lbfgs_kernel, lbfgs_workspace
 from nsolve._status import CONTINUE
 from nsolve._validation import check_choice, check_int, check_nonnegative
 from nsolve.methods._base import MethodSpec, StepInfo
@@ -78,6 +79,7 @@ class LBFGSState:
         self.Y = np.empty((m + 1, n))
         # inner products of the pairs, scratch, the ring of rows in use and [count, m, gram_form]
         self.gram, self.work, self.ring, self.count_m = lbfgs_workspace(n, m)
+        self.update = lbfgs_kernel(self.count_m)  # the vector or the Gram form, by the history's size
         self.fresh = True
         self.f_prev = None
         self.point_trial_at_free_row()
@@ -107,7 +109,7 @@ def step(obj, state: LBFGSState, opts: LBFGSOptions, search) -> StepInfo:
         return StepInfo(status, alpha, 0.0, 0.0)
     # accepts the step too: x, g <- x_new, g_new (which the new pair then overwrites), and
     # measures it (step_inf, x_inf) in the same pass
-    _, step_inf, x_inf = lbfgs_update_direction_inplace(
+    _, step_inf, x_inf = state.update(
         state.S, state.Y, state.gram, state.work, state.ring, state.count_m,
         state.x, state.x_new, state.g, state.g_new, state.d, opts.curvature_eps,
     )
