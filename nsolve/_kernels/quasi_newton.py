@@ -309,10 +309,10 @@ def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g
       in cache.
 
     The two forms are equal in exact arithmetic and differ by rounding (relative 1e-15 on
-    the test problems).  The kernel is compiled with ``fastmath={"reassoc"}`` (see
+    the test problems).  Both kernels are compiled with ``fastmath={"reassoc"}`` (see
     :mod:`nsolve._jit`) so that the reductions vectorise; the summation order is fixed by
     the compiled code (and the block size), so runs are reproducible and the interpreted and
-    compiled solvers, which call this one kernel, agree bit for bit.  That agreement rests
+    compiled solvers, which call the same kernel, agree bit for bit.  That agreement rests
     on LLVM vectorising each loop the same way inside the compiled solvers (where the kernel
     is inlined) as on its own: ``tests/test_bridge.py`` and ``tests/test_compiled.py``
     check it.  A restructuring that looked harmless (scaling by gamma in the first loop's
