@@ -226,8 +226,9 @@ def lbfgs_free_row(ring, state):
 #: The Gram form of :func:`lbfgs_update_direction_inplace` is used when the history holds
 #: at least this many entries per vector set, ``(m + 1) n >= LBFGS_GRAM_MIN`` (2 (m + 1) n
 #: doubles >= 4 MB: more than this machine's L2 cache).  Below it the history stays in cache,
-#: where the recursion's fewer floating-point operations win (measured: the Gram form is
-#: 1.5x slower at n = 1000, on par at n = 30000, 1.3-1.6x faster from n = 10^5 with m = 10).
+#: where the recursion's fewer floating-point operations win (measured with m = 10, kernel
+#: alone: the Gram form takes 1.2-1.3x the time at n = 1000-10 000, the same at 30 000, 0.93x
+#: at 10^5-10^6 and 0.77x at 10^7; docs/quasi-newton.md).
 LBFGS_GRAM_MIN = 1 << 18
 #: Entries per block of the Gram form's two passes: the block of ``g``, ``d`` and the new
 #: pair (64 KB each) stays in the L2 cache while the history rows stream past it in runs long
