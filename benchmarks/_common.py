@@ -152,6 +152,40 @@ def measure_bandwidths(nbytes: int, repeat: int = 7) -> dict[str, float]:
     return out
 
 
+_PAR_READ = None
+
+
+def measure_read_bandwidth_parallel(nbytes: int, threads: int, repeat: int = 7) -> float:
+    """Read bandwidth in bytes/s of ``threads`` cores together: ``sum(a)`` over one array of
+    ``nbytes``, split into ``threads`` contiguous chunks summed in a ``prange`` (Numba's
+    thread count set to ``threads`` for the probe and restored after)."""
+    global _PAR_READ
+    import numba
+
+    if _PAR_READ is None:
+
+        read_sum = _stream_probes()[0]  # vectorised; a loop written inside the prange is not
+
+        @numba.njit(cache=True, nogil=True, parallel=True)
+        def par_read(a, nc):
+            n = a.shape[0]
+            part = np.zeros(nc)
+            for c in numba.prange(nc):
+                part[c] = read_sum(a[c * n // nc : (c + 1) * n // nc])
+            return part.sum()
+
+        _PAR_READ = par_read
+    before = numba.get_num_threads()
+    threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(threads)
+    try:
+        a = np.ones(max(nbytes // 8, 16))
+        t = median_time(lambda: _PAR_READ(a, threads), repeat=repeat, warmup=2)
+    finally:
+        numba.set_num_threads(before)
+    return 8 * a.shape[0] / t
+
+
 def machine_line() -> str:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(Exception):
