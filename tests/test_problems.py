@@ -692,3 +692,15 @@ def test_matches_symbolic_derivatives(key):
         # (e.g. Brown badly scaled), which finite differences cannot resolve.
         assert_allclose(p.grad(x), g_ref, rtol=1e-9, atol=1e-9)
         assert_allclose(p.hess(x), H_ref, rtol=1e-9, atol=1e-9)
+
+
+def test_jit_compiles_loop_twins_of_array_expression_functions():
+    # Array expressions allocate temporaries on every compiled call; these families' f and
+    # grad compile from loop-written twins (their values: test_jit_versions_agree).
+    names = ("rosenbrock", "extended_rosenbrock", "powell_singular", "extended_powell", "penalty1",
+             "variably_dimensioned", "trigonometric", "broyden_tridiagonal", "dixon_price", "trid")
+    for name in names:
+        p = P.get(name)
+        q = p.jit()
+        assert q.f.py_func is P._LOOP_TWINS[p.f] and q.grad.py_func is P._LOOP_TWINS[p.grad], name
+        assert q.hess.py_func is p.hess  # Hessians compile unchanged
