@@ -188,7 +188,6 @@ def measure_read_bandwidth_parallel(nbytes: int, threads: int, repeat: int = 7) 
     import numba
 
     if _PAR_READ is None:
-
         read_sum = _stream_probes()[0]  # vectorised; a loop written inside the prange is not
 
         @numba.njit(cache=True, nogil=True, parallel=True)

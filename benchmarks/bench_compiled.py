@@ -2,8 +2,10 @@
 
 Usage: ``python benchmarks/bench_compiled.py [--quick]``.  Writes benchmarks/results/compiled.md.
 
-Every ratio is measured in one run, as the median of interleaved repeats (ours, scipy, ours,
-scipy, ...); BLAS is pinned to one thread (threadpoolctl).  Numba compile time is reported
+Every ratio is measured in one run, as the median of repeats in blocks of consecutive calls
+per side, sides alternating (``_common.block_times``), and, beside it, of single calls
+alternating (ours, scipy, ours, ...), which times each of our calls right after a scipy call;
+BLAS is pinned to one thread (threadpoolctl).  Numba compile time is reported
 separately (cold cache: a subprocess with an empty ``NUMBA_CACHE_DIR``); the timed solves
 use the warm on-disk cache.
 """
