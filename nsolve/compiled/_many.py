@@ -23,6 +23,9 @@ from nsolve.compiled._dispatch import (
     raise_start_error,
 )
 
+#: The convergence codes (``success``), as plain ints for the array comparisons.
+_GTOL, _FTOL, _XTOL = int(Status.GTOL), int(Status.FTOL), int(Status.XTOL)
+
 #: Blocks handed out per thread (dynamically, one at a time): balances uneven problems.
 BLOCKS_PER_THREAD = 16
 
@@ -90,29 +93,13 @@ def _check_threads(threads) -> int:
 
 
 def _prepare(method, n, options, kwargs):
-    """Validate the options as :func:`nsolve.minimize` does; return (spec, method options, search, rules)."""
-    from nsolve._api import _LS_PARAM, LINE_SEARCH_OPTIONS, _merge_options, _stop_rules, valid_options
-    from nsolve._registry import get_method
-    from nsolve.linesearch import make_line_search
+    """Validate the options as :func:`nsolve.minimize` does (the same code, and its cache of
+    validated configurations); return (spec, method options, search, rules)."""
+    from nsolve._api import _configure, _merge_options
 
-    spec = get_method(method)
-    opts = _merge_options(options, kwargs)
-    valid = valid_options(spec.name)
-    unknown = sorted(set(opts) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for method {spec.name!r}; valid options: "
-                         f"{', '.join(sorted(valid))}")
-    merged = {**valid, **opts}
-    if merged.get("n_samples") is not None:
+    spec, _, n_samples, _, rules, method_opts, search = _configure(method, n, _merge_options(options, kwargs))
+    if n_samples is not None:
         raise ValueError("minimize_many solves full-batch problems; n_samples is not supported")
-    rules = _stop_rules(merged, n, spec)
-    method_opts = spec.options(**{k: merged[k] for k in spec.option_names()})
-    if spec.configure is not None:
-        method_opts = spec.configure(method_opts, 1, rules.maxiter)
-    search = None
-    if spec.line_search is not None:
-        ls_params = {_LS_PARAM[k]: opts[k] for k in LINE_SEARCH_OPTIONS if opts.get(k) is not None}
-        search = make_line_search(merged["line_search"], **ls_params)
     return spec, method_opts, search, rules
 
 
@@ -204,7 +191,7 @@ def minimize_many(
 
 def _result(X, F, G, INFO) -> OptimizeResult:
     status = INFO[:, L.INFO_STATUS].copy()
-    success = np.isin(status, [int(Status.GTOL), int(Status.FTOL), int(Status.XTOL)])
+    success = (status == _GTOL) | (status == _FTOL) | (status == _XTOL)
     return OptimizeResult(
         x=X, fun=F, jac=G, nit=INFO[:, L.INFO_NIT].copy(), nfev=INFO[:, L.INFO_NFEV].copy(),
         njev=INFO[:, L.INFO_NJEV].copy(), nhev=INFO[:, L.INFO_NHEV].copy(), status=status, success=success,
