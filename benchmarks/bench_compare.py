@@ -2,7 +2,7 @@
 
 Every problem of :func:`nsolve.problems.library` is solved by each core method and its scipy
 counterpart (bfgs/BFGS, lbfgs/L-BFGS-B, newton/Newton-CG with hess, newton-cg/Newton-CG with
-hessp), both stopping at ||grad f||_inf <= 1e-5; times are medians of interleaved repeats with
+hessp), both stopping at ||grad f||_inf <= 1e-5; times are medians of repeats (alternating blocks) with
 BLAS pinned to one thread.  Writes the table, CSV, JSON and the performance-profile and
 convergence PNGs to ``docs/img/compare*`` and this section to ``benchmarks/results/compare.md``.
 
@@ -39,7 +39,8 @@ def main(argv=None) -> int:
         "Each nsolve method against its scipy counterpart on the built-in problem library, from the standard "
         f"starting points, both stopping at ||grad f||_inf <= {s['gtol']:g} (scipy's Newton-CG, which has no "
         "gradient test, through a callback; L-BFGS-B with its ftol test off, as nsolve's). "
-        f"Median of {s['repeat']} interleaved solves; {s['blas']}; load average {s['loadavg_start']} at the start, "
+        f"Median of {s['repeat']} solves in alternating blocks of up to 3 per library; {s['blas']}; "
+        f"load average {s['loadavg_start']} at the start, "
         f"{s['loadavg_end']} at the end. Versions: {s['versions']}. See docs/compare.md for the tool.\n\n"
         + cmp.to_markdown()
         + "\n![Performance profiles, time](img/compare_profile_time.png)\n\n"
