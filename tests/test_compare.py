@@ -209,3 +209,21 @@ def test_bad_arguments():
         nsolve.compare(f=lambda x: 0.0, progress=False)
     with pytest.raises(ValueError, match="need the gradient"):
         nsolve.compare(f=lambda x: float(x @ x), x0=[1.0], methods=["newton-cg"], progress=False)
+
+
+def test_timed_runs_alternate_in_blocks_per_library(monkeypatch):
+    # repeat=4: three timed runs of each library, then one more of each
+    C = sys.modules["nsolve.compare"]  # the module (nsolve.compare is also the function)
+    order = []
+    for who, name in (("nsolve", "_solve_nsolve"), ("scipy", "_solve_scipy")):
+        real = getattr(C, name)
+
+        def recording(case, method, gtol, maxiter, _real=real, _who=who):
+            order.append(_who)
+            return _real(case, method, gtol, maxiter)
+
+        monkeypatch.setattr(C, name, recording)
+    cmp = nsolve.compare(["rosenbrock"], methods=["bfgs"], repeat=4, progress=False)
+    # (before them: a compile warm-up and one instrumented run of each library, untimed)
+    assert order[-8:] == ["nsolve"] * 3 + ["scipy"] * 3 + ["nsolve", "scipy"]
+    assert all(len(r.times) == 4 for r in cmp.runs)
