@@ -19,8 +19,8 @@ iteration limits are each library's defaults unless ``maxiter`` is given.
 **Timings.**  Each solve is timed ``repeat`` times, in blocks of up to three consecutive
 runs per library, the libraries alternating, so that machine load hits both while most runs
 follow a run of their own library (a run right after the other library's pays for refilling
-the caches and branch predictors: up to 2x for nsolve on small problems); the median is
-reported; BLAS is pinned to one thread with threadpoolctl (small problems; threads only add
+the caches and branch predictors: up to twice nsolve's overhead per iteration on small
+problems); the median is reported; BLAS is pinned to one thread with threadpoolctl (small problems; threads only add
 noise).  A first, untimed run of each pair
 records the convergence curves (every evaluation of f, gradient, Hessian or Hessian-vector
 product is logged with the best f so far; the same recorder wraps both libraries) and warms
