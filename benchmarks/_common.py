@@ -69,7 +69,8 @@ def block_times(fns: dict, rounds: int = 7, block: int = 5, warmup: int = 1) -> 
     Use it beside :func:`interleaved_times` when one callable is much heavier than the other:
     alternating single calls then time the light one right after the heavy one has filled the
     caches and branch predictors with its own code, which a user calling one solver in a loop
-    does not pay.
+    does not pay.  Likewise after a multi-threaded BLAS call: OpenBLAS's worker threads keep
+    spinning for work for about 0.1 s, so the next library's call runs with a core taken.
     """
     for fn in fns.values():
         for _ in range(warmup):

@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as _sp
 
 from nsolve._validation import check_positive
-from nsolve.models.logistic import LogisticObjective, logistic_objective
+from nsolve.models.logistic import LogisticObjective, _all_finite, logistic_objective
 
 __all__ = ["LogisticRegression"]
 
@@ -394,7 +394,7 @@ class LogisticRegression:
             )
         if Xa.shape[0] == 0:
             raise ValueError("X must have at least one sample; got 0 rows")
-        if not np.all(np.isfinite(data)):
+        if not _all_finite(data):
             raise ValueError("X must be finite; it contains inf or NaN")
         return Xa
 
