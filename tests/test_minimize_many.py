@@ -135,6 +135,30 @@ def test_one_and_two_threads_give_identical_results():
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored
 
 
+def test_a_batch_of_one_and_a_changed_thread_count_leave_numba_as_they_found_it():
+    # one problem: one block, run without the chunk-size setting; the result is minimize's,
+    # and a thread count the caller set stays set (whether or not the batch changes it)
+    X0 = _starts(3, seed=6)
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        for threads in (None, 1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            for method in ("lbfgs", "bfgs"):
+                res = nsolve.minimize_many(rosen, rosen_grad, X0[:1], method=method, threads=threads)
+                ref = nsolve.minimize(rosen, rosen_grad, X0[0], method=method)
+                np.testing.assert_array_equal(res.x[0], ref.x)
+                assert (res.nit[0], res.nfev[0], res.status[0]) == (ref.nit, ref.nfev, ref.status)
+                assert numba.get_num_threads() == 1
+        # options are packed once per configuration and shared: a time limit in one batch
+        # must not leak into the next
+        limited = nsolve.minimize_many(rosen, rosen_grad, X0, time_limit=1e-9)
+        assert (limited.status == int(nsolve.Status.TIME_LIMIT)).all()
+        free = nsolve.minimize_many(rosen, rosen_grad, X0)
+        assert free.success.all()
+    finally:
+        numba.set_num_threads(previous)
+
+
 def test_each_problem_has_its_own_status():
     # problem 1 starts where f is not finite; problem 2 hits maxiter; the others converge
     A = np.array([[1.0], [0.5], [3.0]])

@@ -214,7 +214,7 @@ def objective_addresses(f, grad, hess, with_args: bool) -> np.ndarray:
 _PACKED: dict = {}
 
 
-def _packed(name, method_opts, search, rules, rows, n):
+def packed_options(name, method_opts, search, rules, rows, n):
     """``(fo, io, extra)`` of a run, memoized on the (hashable, frozen) options; the solvers never write them."""
     try:
         key = (name, method_opts, search, rules, rows)
@@ -276,7 +276,7 @@ def run_buffers(name: str, method_opts, search, rules, n: int, history: bool, x_
     before anything is written to ``x_out`` (one n-vector less at the run's peak).
     """
     rows = rules.maxiter + 1 if history else 0
-    fo, io, extra = _packed(name, method_opts, search, rules, rows, n)
+    fo, io, extra = packed_options(name, method_opts, search, rules, rows, n)
     if name == "bfgs":
         extra = np.empty((n, n))  # hess_inv: the result's own array
     return (fo, io, extra, np.empty(n) if x_out is None else x_out, np.empty(n),

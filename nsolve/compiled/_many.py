@@ -17,9 +17,8 @@ from nsolve.compiled import _layout as L
 from nsolve.compiled._dispatch import (
     DRIVERS,
     compiled_reason,
-    method_extra,
     objective_addresses,
-    pack_options,
+    packed_options,
     raise_start_error,
 )
 
@@ -28,6 +27,8 @@ _GTOL, _FTOL, _XTOL = int(Status.GTOL), int(Status.FTOL), int(Status.XTOL)
 
 #: Blocks handed out per thread (dynamically, one at a time): balances uneven problems.
 BLOCKS_PER_THREAD = 16
+#: ``extra`` of a BFGS batch: no inverse-Hessian output per problem (never written).
+_NO_HESS_INV = np.empty((0, 0))
 
 
 # ------------------------------------------------------------------ validation
@@ -204,21 +205,26 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     with_args = A is not None
     ARGS = A if with_args else np.empty((1, 0))
     addresses = objective_addresses(f, grad, hess if spec.uses_hessian else None, with_args)
-    fo, io = pack_options(spec.name, method_opts, search, rules, 0)
-    io[L.IO_TIMED] = 1 if rules.time_limit > 0.0 else 0
-    extra = method_extra(spec.name, method_opts, rules, n, io)
+    # the options packed once per configuration (memoized; the solvers never write them)
+    fo, io, extra = packed_options(spec.name, method_opts, search, rules, 0, n)
     if spec.name == "bfgs":
-        extra = np.empty((0, 0))
+        extra = _NO_HESS_INV  # no hess_inv per problem
     X = np.empty((K, n))
     G = np.empty((K, n))
     F = np.empty(K)
     INFO = np.zeros((K, L.INFO_SLOTS), dtype=np.int64)
     many = _entry_points()[DRIVERS[spec.name]][1]
     n_blocks = min(K, n_threads * BLOCKS_PER_THREAD)
+    # Numba's thread-count and chunk-size setters cost microseconds each: skipped when they
+    # would change nothing (a small batch on the default thread count)
     previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
+    if n_threads != previous:
+        numba.set_num_threads(n_threads)
     try:
-        with numba.parallel_chunksize(1):
+        if n_blocks > 1:
+            with numba.parallel_chunksize(1):
+                many(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks)
+        else:
             many(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks)
     except SystemError as exc:
         # an exception raised by the user's function in a worker thread arrives wrapped
@@ -226,7 +232,8 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
             raise exc.__cause__ from None
         raise
     finally:
-        numba.set_num_threads(previous)
+        if n_threads != previous:
+            numba.set_num_threads(previous)
     errors = np.flatnonzero(INFO[:, L.INFO_ERR])
     if errors.size:
         k = int(errors[0])
