@@ -140,10 +140,11 @@ def _all_finite(A: np.ndarray) -> bool:
 
     Checked a chunk at a time into one small flag buffer.  ``np.isfinite(A).all()`` builds a
     flag array as large as ``A`` (10 MB for a 10^5 x 100 ``X``), fresh pages from the OS on
-    every call: measured inside a fit, 10.7 ms against 3.2 ms chunked, the pass itself
-    4.4 ms.  Plain NumPy, so bad data is reported before any kernel is compiled.
+    every call: measured inside a fit, 10.7 ms against 3.2 ms chunked (one fused loss and
+    gradient pass over that ``X`` takes 4.4 ms).  Plain NumPy, so bad data is reported
+    before any kernel is compiled.
     """
-    flat = A.ravel(order="K")  # a view of a C- or Fortran-contiguous array
+    flat = A.ravel(order="K")  # a view of a C- or Fortran-contiguous array (else a copy)
     if flat.size <= _FINITE_CHUNK:
         return bool(np.isfinite(flat).all())
     flags = np.empty(_FINITE_CHUNK, dtype=bool)
