@@ -46,10 +46,10 @@ def test_f_returning_non_scalar():
 
 def test_huge_but_finite_values_are_accepted():
     """The finite checks of x0 and of the first gradient (entry by entry for short vectors,
-    NumPy for long ones) accept huge finite values and warn about nothing."""
-    from nsolve._validation import all_finite_vector
+    NumPy a chunk at a time for long ones) accept huge finite values and warn about nothing."""
+    from nsolve._validation import FINITE_CHUNK, all_finite_vector
 
-    for n in (3, 100):
+    for n in (3, 100, 2 * FINITE_CHUNK + 5):  # entry by entry, one chunk, several chunks
         a = np.full(n, 1e300)
         assert all_finite_vector(a)
         for bad in (np.nan, np.inf, -np.inf):

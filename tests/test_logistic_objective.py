@@ -16,6 +16,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 import nsolve.models.logistic as logistic_module
+from nsolve._validation import FINITE_CHUNK, all_finite_array
 from nsolve.models import LogisticObjective, logistic_objective
 
 sklearn = pytest.importorskip("sklearn")
@@ -623,18 +624,18 @@ def test_validation_errors_name_the_argument(mutate, exc, match):
 def test_finiteness_check_of_large_X_finds_every_bad_entry(dtype, order):
     """The chunked check of X against NumPy's whole-array one, around the chunk boundaries,
     and the error it gives through logistic_objective (before any kernel runs)."""
-    chunk = logistic_module._FINITE_CHUNK
+    chunk = FINITE_CHUNK
     rows, p = (2 * chunk + 7) // 3 + 1, 3  # more than two chunks, the last one partial
     X = np.asarray(np.random.default_rng(0).standard_normal((rows, p)), dtype=dtype, order=order)
     y = np.arange(rows) % 2
-    assert logistic_module._all_finite(X)
+    assert all_finite_array(X)
     flat_positions = [0, chunk - 1, chunk, 2 * chunk - 1, 2 * chunk, X.size - 1]
     for pos in flat_positions:
         for bad in (np.nan, np.inf, -np.inf):
             Xb = X.copy(order=order)
             Xb.ravel(order="K")[pos] = bad  # memory order: position `pos` in the buffer
             assert np.shares_memory(Xb.ravel(order="K"), Xb)
-            assert logistic_module._all_finite(Xb) == bool(np.isfinite(Xb).all()) is False
+            assert all_finite_array(Xb) == bool(np.isfinite(Xb).all()) is False
             with pytest.raises(ValueError, match="X must be finite"):
                 logistic_objective(Xb, y, 1.0)
             # CSR: the same check on the stored values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -221,10 +222,7 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     if n_threads != previous:
         numba.set_num_threads(n_threads)
     try:
-        if n_blocks > 1:
-            with numba.parallel_chunksize(1):
-                many(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks)
-        else:
+        with numba.parallel_chunksize(1) if n_blocks > 1 else contextlib.nullcontext():
             many(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks)
     except SystemError as exc:
         # an exception raised by the user's function in a worker thread arrives wrapped

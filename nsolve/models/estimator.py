@@ -40,8 +40,8 @@ import warnings
 import numpy as np
 import scipy.sparse as _sp
 
-from nsolve._validation import check_positive
-from nsolve.models.logistic import LogisticObjective, _all_finite, logistic_objective
+from nsolve._validation import all_finite_array, check_positive
+from nsolve.models.logistic import LogisticObjective, logistic_objective
 
 __all__ = ["LogisticRegression"]
 
@@ -394,7 +394,7 @@ class LogisticRegression:
             )
         if Xa.shape[0] == 0:
             raise ValueError("X must have at least one sample; got 0 rows")
-        if not _all_finite(data):
+        if not all_finite_array(data):
             raise ValueError("X must be finite; it contains inf or NaN")
         return Xa
 
