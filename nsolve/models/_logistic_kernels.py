@@ -376,10 +376,6 @@ def _block_grad(Xb, r, GA, R):
     p1 = p
     p2 = 2 * p
     p3 = 3 * p
-    p4 = 4 * p
-    p5 = 5 * p
-    p6 = 6 * p
-    p7 = 7 * p
     for sr in range(nsr):
         seg = Xf[sr * M : (sr + 1) * M]
         rs = r[sr * R : (sr + 1) * R]
@@ -388,7 +384,7 @@ def _block_grad(Xb, r, GA, R):
             r1 = rs[1]
             for k in range(M):
                 GA[k] += (r0 if k < p1 else r1) * seg[k]
-        elif R == 4:
+        else:  # R == 4
             r0 = rs[0]
             r1 = rs[1]
             r2 = rs[2]
@@ -396,19 +392,6 @@ def _block_grad(Xb, r, GA, R):
             for k in range(M):
                 rr = r0 if k < p1 else (r1 if k < p2 else (r2 if k < p3 else r3))
                 GA[k] += rr * seg[k]
-        else:
-            r0 = rs[0]
-            r1 = rs[1]
-            r2 = rs[2]
-            r3 = rs[3]
-            r4 = rs[4]
-            r5 = rs[5]
-            r6 = rs[6]
-            r7 = rs[7]
-            for k in range(M):
-                lo4 = r0 if k < p1 else (r1 if k < p2 else (r2 if k < p3 else r3))
-                hi4 = r4 if k < p5 else (r5 if k < p6 else (r6 if k < p7 else r7))
-                GA[k] += (lo4 if k < p4 else hi4) * seg[k]
     for t in range(nsr * R, nb):
         _daxpy(GA, 0, r[t], Xb[t])
 
