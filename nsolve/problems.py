@@ -1749,14 +1749,17 @@ def _extrosen_g_loop(x):
     return g
 
 
+@register_jitable
+def _powell_terms(x, i):
+    """The four terms of the Powell group starting at ``x[i]`` (scalars: no array traffic)."""
+    a, b, c, d = x[i], x[i + 1], x[i + 2], x[i + 3]
+    return a + 10.0 * b, c - d, b - 2.0 * c, a - d
+
+
 def _powell_f_loop(x):
     s = 0.0
     for i in range(0, x.shape[0] - 3, 4):
-        a, b, c, d = x[i], x[i + 1], x[i + 2], x[i + 3]
-        s1 = a + 10.0 * b
-        s2 = c - d
-        s3 = b - 2.0 * c
-        s4 = a - d
+        s1, s2, s3, s4 = _powell_terms(x, i)
         s3 = s3 * s3
         s4 = s4 * s4
         s += s1 * s1 + 5.0 * (s2 * s2) + s3 * s3 + 10.0 * (s4 * s4)
@@ -1766,11 +1769,7 @@ def _powell_f_loop(x):
 def _powell_g_loop(x):
     g = np.empty(x.shape[0])
     for i in range(0, x.shape[0] - 3, 4):
-        a, b, c, d = x[i], x[i + 1], x[i + 2], x[i + 3]
-        s1 = a + 10.0 * b
-        s2 = c - d
-        t3 = b - 2.0 * c
-        t4 = a - d
+        s1, s2, t3, t4 = _powell_terms(x, i)
         s3 = t3 * t3 * t3
         s4 = t4 * t4 * t4
         g[i] = 2.0 * s1 + 40.0 * s4
