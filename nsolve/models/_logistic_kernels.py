@@ -42,7 +42,8 @@ Numerics
   \operatorname{log1p}(\sum_{k \ne k_{\max}} e^{z_k - z_{\max}})`, so confident rows keep
   their (tiny) loss to relative accuracy.
 * ``exp`` and ``log1p`` are the branch-free versions of :mod:`nsolve.models._elementary`
-  (about one ulp), so the per-row loss terms of a block of rows compile to SIMD code.
+  (about one ulp, compiled with FMA contraction), so the per-row loss terms of a block of
+  rows compile to SIMD code.
 * ``X`` may be float32 or float64; every product is formed and accumulated in float64.
 
 Speed: one read of ``X``
@@ -59,8 +60,9 @@ Sums and dot products (:func:`_dot`, :func:`_sum`, :func:`_dot4x4`, :func:`_sdot
 :func:`_col_dot`) are the only kernels compiled with a
 floating-point flag: ``fastmath={"reassoc"}``, which lets LLVM split a sum over several
 SIMD lanes (without it a dot product is a chain of dependent scalar additions, three times
-slower than the memory read it is fused with).  No other fast-math liberty is taken (no
-``nnan``/``ninf``, no approximate functions, no contraction); the result is a correctly
+slower than the memory read it is fused with).  No other fast-math liberty is taken here (no
+``nnan``/``ninf``, no approximate functions, no contraction outside the polynomial ``exp``
+and ``log1p``, see :mod:`nsolve.models._elementary`); the result is a correctly
 rounded sum in a different, fixed order: deterministic for a given machine and chunking,
 and within the usual :math:`O(p\,\epsilon) \sum |x_j w_j|` bound of any summation order.
 

