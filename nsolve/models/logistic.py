@@ -35,6 +35,7 @@ import numba
 import numpy as np
 import scipy.sparse as _sp
 
+from nsolve._kernels.quasi_newton import symmetrize_from_upper_inplace
 from nsolve._validation import all_finite_array, check_positive
 from nsolve.models import _logistic_kernels as _k
 
@@ -78,8 +79,10 @@ _HESS_COMPILED_MAX_WORK = 5e8
 
 def _n_chunks(work: int, m: int) -> int:
     """Number of row chunks for a pass of about ``work`` multiply-adds over ``m`` rows."""
-    threads = numba.get_num_threads()
-    return int(max(1, min(threads, m, work // _WORK_PER_CHUNK)))
+    per_chunk = work // _WORK_PER_CHUNK
+    if per_chunk <= 1:  # one chunk whatever the thread count (asking Numba costs ~3 us)
+        return 1
+    return int(max(1, min(numba.get_num_threads(), m, per_chunk)))
 
 
 def _as_design(X):
@@ -347,9 +350,9 @@ class LogisticObjective:
             head = (*head, self._K)
         head = (*head, self.fit_intercept, rows_arr, use_rows)
         if nc == 1:
-            L[0] = worker(*head, 0, m, True, want_state, state, G[0])
-        else:
-            driver(*head, m, True, want_state, state, G, L)
+            loss = worker(*head, 0, m, True, want_state, state, G[0])
+            return float(loss), G[0]
+        driver(*head, m, True, want_state, state, G, L)
         return float(L.sum()), G.sum(axis=0)
 
     def _full(self, w):
@@ -435,8 +438,8 @@ class LogisticObjective:
             H = self._hess_dense_multi()
         else:
             H = self._hess_dense_binary()
-        idx = np.arange(self.n_coef)
-        H[idx, idx] += self._inv_C
+        diag = H.reshape(-1)[:: H.shape[0] + 1]  # a view of the diagonal (H is C-contiguous)
+        diag[: self.n_coef] += self._inv_C
         return H
 
     def _row_blocks(self, width: int):
@@ -469,7 +472,8 @@ class LogisticObjective:
                 _k.binary_hess_dense(self.X, self._state, self.fit_intercept, 0, self.n_samples, U)
             else:
                 _k.binary_hess_dense_par(self.X, self._state, self.fit_intercept, nc, U)
-            return np.triu(U) + np.triu(U, 1).T
+            symmetrize_from_upper_inplace(U)
+            return U
         H = np.zeros((q, q))
         sd = np.sqrt(self._state)
         for lo, hi in self._row_blocks(q):
@@ -518,7 +522,8 @@ class LogisticObjective:
         else:
             driver(*head, G)
         U = G.sum(axis=0)
-        return np.triu(U) + np.triu(U, 1).T
+        symmetrize_from_upper_inplace(U)
+        return U
 
     def batch_fg(self, w, idx) -> tuple[float, np.ndarray]:
         r"""Unbiased mini-batch estimate of ``(F(w), grad F(w))`` over the rows ``idx``.
