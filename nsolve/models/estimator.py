@@ -304,13 +304,11 @@ class LogisticRegression:
         # are two); the weighted count is a pass over n labels (2.6 ms at n = 10^6)
         if sample_weight is not None:
             present = np.bincount(obj.y_encoded, weights=sw, minlength=obj.n_classes) > 0
-        else:
-            present = np.ones(obj.n_classes, dtype=bool)
-        if present.sum() < 2:
-            raise ValueError(
-                "y must contain at least two classes with positive sample_weight; only one class "
-                f"({obj.classes_[present].tolist()!r}) has positive weight"
-            )
+            if present.sum() < 2:
+                raise ValueError(
+                    "y must contain at least two classes with positive sample_weight; only one "
+                    f"class ({obj.classes_[present].tolist()!r}) has positive weight"
+                )
         method = self._resolve_method(obj)
         spec = get_method(method)
         sw_sum = float(sw.sum())

@@ -343,7 +343,6 @@ class LogisticObjective:
         state = self._state if want_state else self._nostate
         nc = _n_chunks(m * self._row_work * self._K, m)
         G = np.zeros((nc, self.n_params))
-        L = np.zeros(nc)
         worker, driver = _FG_KERNELS[self.multinomial, self.layout]
         head = (*self._xargs, self._y, self.sample_weight, w)
         if self.multinomial:
@@ -352,6 +351,7 @@ class LogisticObjective:
         if nc == 1:
             loss = worker(*head, 0, m, True, want_state, state, G[0])
             return float(loss), G[0]
+        L = np.zeros(nc)
         driver(*head, m, True, want_state, state, G, L)
         return float(L.sum()), G.sum(axis=0)
 
@@ -438,8 +438,7 @@ class LogisticObjective:
             H = self._hess_dense_multi()
         else:
             H = self._hess_dense_binary()
-        diag = H.reshape(-1)[:: H.shape[0] + 1]  # a view of the diagonal (H is C-contiguous)
-        diag[: self.n_coef] += self._inv_C
+        np.einsum("ii->i", H)[: self.n_coef] += self._inv_C  # a writeable view of the diagonal
         return H
 
     def _row_blocks(self, width: int):
