@@ -1857,7 +1857,10 @@ def _trig_g_loop(x):
 
 def _btri_f_loop(x):
     # the residual is written out here and in _btri_g_loop: a helper taking the array (one
-    # call per entry) measured 14 ns an entry against 1 ns inline
+    # call per entry) measured 14 ns an entry against 1 ns inline; measured again as an
+    # inlined register_jitable helper (x, i, n): f + grad 266 / 2548 / 25443 ns against
+    # 50 / 154 / 1324 ns at n = 10 / 100 / 1000 (unlike _powell_terms, whose group index
+    # never looks backwards)
     n = x.shape[0]
     s = 0.0
     for i in range(n):
