@@ -119,7 +119,12 @@ def _configure(method, n: int, opts: dict):
     anew.  A configuration that fails validation is never stored.
     """
     key = None
-    if isinstance(method, str) and all(_plain(v) for v in opts.values()):
+    if isinstance(method, str) and not opts:  # the defaults: no key to build
+        key = (method, n, ())
+        hit = _CONFIGURED.get(key)
+        if hit is not None:
+            return hit
+    elif isinstance(method, str) and all(_plain(v) for v in opts.values()):
         try:
             # the types too: True == 1 and 1 == 1.0 as keys, but validation may tell them apart
             key = (method, n, tuple(sorted((k, type(v), v) for k, v in opts.items())))

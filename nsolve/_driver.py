@@ -251,5 +251,6 @@ def run(spec, opts, obj, x0, *, search, rules: StopRules, callback=None, history
               f"nhev = {obj.nhev}, time = {elapsed:.3g} s")
     extra = spec.finalize(state) if spec.finalize is not None else None
     obj.release()  # the evaluation buffers go before the result's copies are made
-    return build_result(x=x, fun=fun, jac=jac, status=status, nit=nit, obj=obj, method=spec.name,
-                        elapsed=elapsed, extra=extra, history=hist.as_dict() if hist is not None else None)
+    return build_result(x=x, fun=fun, jac=jac, status=status, nit=nit, nfev=obj.nfev, njev=obj.njev,
+                        nhev=obj.nhev, method=spec.name, elapsed=elapsed, extra=extra,
+                        history=hist.as_dict() if hist is not None else None)

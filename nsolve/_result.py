@@ -8,8 +8,9 @@ from scipy.optimize import OptimizeResult
 from nsolve._status import MESSAGES, SUCCESS_CODES, Status
 
 
-def build_result(*, x, fun, jac, status: int, nit: int, obj, method: str, elapsed: float,
-                 extra: dict | None = None, history: dict | None = None, fresh: bool = False) -> OptimizeResult:
+def build_result(*, x, fun, jac, status: int, nit: int, nfev: int, njev: int, nhev: int, method: str,
+                 elapsed: float, extra: dict | None = None, history: dict | None = None,
+                 fresh: bool = False) -> OptimizeResult:
     """Assemble the result with scipy's field names.
 
     Fields: ``x, fun, jac, nit, nfev, njev, nhev, status, success, message`` (scipy's
@@ -26,9 +27,9 @@ def build_result(*, x, fun, jac, status: int, nit: int, obj, method: str, elapse
         fun=float(fun),
         jac=jac if (fresh or jac is None) else np.array(jac, copy=True),
         nit=int(nit),
-        nfev=int(obj.nfev),
-        njev=int(obj.njev),
-        nhev=int(obj.nhev),
+        nfev=int(nfev),
+        njev=int(njev),
+        nhev=int(nhev),
         status=status,
         success=status in SUCCESS_CODES,
         message=MESSAGES[status],

@@ -157,6 +157,29 @@ def test_options_and_stopping_rules_match_interpreted(opts):
     assert_same_run(res, ref)
 
 
+def test_memoized_configurations_never_mix_runs_with_different_options():
+    """The option memos (by value in ``_configure``, by identity in ``packed_options``) and the
+    shared no-history buffer: runs alternating between option sets each give their own result,
+    equal to the interpreted run of the same options, after the memos are emptied or not."""
+    from nsolve import _api
+
+    sets = [{}, {"maxiter": 3}, {"gtol": 1e-2}, {"m": 2}, {}, {"maxiter": 3}, {"m": 2, "gtol": 1e-2}]
+    refs = [_interpreted(rosen, rosen_grad, X0, method="lbfgs", **o) for o in sets]
+    assert len({(r.nit, r.nfev) for r in refs}) >= 4  # the option sets give different runs
+    for clear in (False, True, False):
+        if clear:
+            _api._CONFIGURED.clear()
+            _dispatch._PACKED.clear()
+            _dispatch._PACKED_BY_ID.clear()
+        for opts, ref in zip(sets, refs, strict=True):
+            res = _compiled(rosen, rosen_grad, X0, method="lbfgs", **opts)
+            assert_same_run(res, ref)
+            assert "history" not in res
+    hist = _compiled(rosen, rosen_grad, X0, method="lbfgs", history=True)
+    assert hist.history["nit"].shape == (hist.nit + 1,)
+    assert _dispatch._NO_HISTORY.shape == (0, len(_dispatch.L.HISTORY_COLUMNS))
+
+
 @pytest.mark.parametrize("opts", [{"initial_step": "interpolate", "scale_h0": False}, {"curvature_eps": 0.1}])
 def test_bfgs_options_and_hess_inv_match_interpreted(opts):
     res = _compiled(rosen, rosen_grad, X0, method="bfgs", **opts)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from types import SimpleNamespace
 
 import numpy as np
 from scipy.optimize import OptimizeResult
@@ -42,6 +41,9 @@ COMPILED_METHODS = tuple(DRIVERS)
 
 _LS_KIND = {StrongWolfe: L.LS_STRONG_WOLFE, Backtracking: L.LS_BACKTRACKING, FixedStep: L.LS_FIXED}
 _NO_ARGS = np.empty(0)
+#: The history buffer of a run without history: never written (the solvers keep
+#: ``min(rows asked, rows given) = 0`` rows), so one array serves every such run.
+_NO_HISTORY = np.empty((0, len(L.HISTORY_COLUMNS)))
 
 
 _ENTRY_POINTS: dict = {}
@@ -212,10 +214,27 @@ def objective_addresses(f, grad, hess, with_args: bool) -> np.ndarray:
 
 
 _PACKED: dict = {}
+#: The same memo by the identity of the option objects: repeated calls with the same options
+#: get the very objects ``_configure`` memoized, and hashing them (frozen dataclasses hash
+#: every field on each call) cost half a microsecond.  Entries hold the objects, so their
+#: ids are not reused while the entry lives.
+_PACKED_BY_ID: dict = {}
 
 
 def packed_options(name, method_opts, search, rules, rows, n):
     """``(fo, io, extra)`` of a run, memoized on the (hashable, frozen) options; the solvers never write them."""
+    id_key = (name, id(method_opts), id(search), id(rules), rows)
+    by_id = _PACKED_BY_ID.get(id_key)
+    if by_id is not None and by_id[0] is method_opts and by_id[1] is search and by_id[2] is rules:
+        return by_id[3]
+    hit = _packed_by_value(name, method_opts, search, rules, rows, n)
+    if len(_PACKED_BY_ID) > 256:
+        _PACKED_BY_ID.clear()
+    _PACKED_BY_ID[id_key] = (method_opts, search, rules, hit)
+    return hit
+
+
+def _packed_by_value(name, method_opts, search, rules, rows, n):
     try:
         key = (name, method_opts, search, rules, rows)
         hit = _PACKED.get(key)
@@ -279,23 +298,25 @@ def run_buffers(name: str, method_opts, search, rules, n: int, history: bool, x_
     fo, io, extra = packed_options(name, method_opts, search, rules, rows, n)
     if name == "bfgs":
         extra = np.empty((n, n))  # hess_inv: the result's own array
-    return (fo, io, extra, np.empty(n) if x_out is None else x_out, np.empty(n),
-            np.empty((rows, len(L.HISTORY_COLUMNS))), np.zeros(L.INFO_SLOTS, dtype=np.int64))
+    hist = np.empty((rows, len(L.HISTORY_COLUMNS))) if rows else _NO_HISTORY
+    return (fo, io, extra, np.empty(n) if x_out is None else x_out, np.empty(n), hist,
+            np.zeros(L.INFO_SLOTS, dtype=np.int64))
 
 
 def run_result(name: str, fun: float, x_out, g_out, hist, info, extra, history: bool, t0: float) -> OptimizeResult:
     """The OptimizeResult of a solver call (raising the interpreted path's error for a failed start)."""
-    status = int(info[L.INFO_STATUS])
-    if status < 0 or info[L.INFO_ERR] != 0:
+    counts = info.tolist()  # Python ints, read once (indexing the array makes NumPy scalars)
+    status = counts[L.INFO_STATUS]
+    if status < 0 or counts[L.INFO_ERR] != 0:
         raise_start_error(status, info, fun, x_out.shape[0])
-    counts = SimpleNamespace(nfev=int(info[L.INFO_NFEV]), njev=int(info[L.INFO_NJEV]), nhev=int(info[L.INFO_NHEV]))
     history_dict = None
     if history:
-        cols = hist[: info[L.INFO_NHIST]].T
+        cols = hist[: counts[L.INFO_NHIST]].T
         history_dict = {k: c.copy() for k, c in zip(L.HISTORY_COLUMNS, cols, strict=True)}
         for k in ("nit", "nfev", "njev", "nhev"):
             history_dict[k] = history_dict[k].astype(np.int64)
-    return build_result(x=x_out, fun=fun, jac=g_out, status=status, nit=int(info[L.INFO_NIT]), obj=counts,
+    return build_result(x=x_out, fun=fun, jac=g_out, status=status, nit=counts[L.INFO_NIT],
+                        nfev=counts[L.INFO_NFEV], njev=counts[L.INFO_NJEV], nhev=counts[L.INFO_NHEV],
                         method=name, elapsed=time.perf_counter() - t0,
                         extra={"hess_inv": extra} if name == "bfgs" else None, history=history_dict, fresh=True)
 
