@@ -33,5 +33,15 @@ SHARED = (
     fixed_step,
 )
 
+#: Compiled into each caller at Numba's IR level rather than called: the default line search
+#: runs once per iteration, and a call passes its arrays (and the evaluator's, twice) as
+#: dozens of scalar arguments.  Measured on 10^5 2-D Rosenbrock solves (``minimize_many``,
+#: one thread, the same iterates): 6.5 -> 5.6 us per BFGS solve, 8.5 -> 7.4 us per L-BFGS
+#: solve; a cold compile of a solver takes about 1.4 s longer (17.0 -> 18.3 s for BFGS).
+INLINED = (strong_wolfe,)
+
 for _fn in SHARED:
-    register_jitable(**_OPTIONS)(_fn)
+    if _fn in INLINED:
+        register_jitable(inline="always", **_OPTIONS)(_fn)
+    else:
+        register_jitable(**_OPTIONS)(_fn)
