@@ -177,7 +177,6 @@ def test_memoized_configurations_never_mix_runs_with_different_options():
             assert "history" not in res
     hist = _compiled(rosen, rosen_grad, X0, method="lbfgs", history=True)
     assert hist.history["nit"].shape == (hist.nit + 1,)
-    assert _dispatch._NO_HISTORY.shape == (0, len(_dispatch.L.HISTORY_COLUMNS))
 
 
 @pytest.mark.parametrize("opts", [{"initial_step": "interpolate", "scale_h0": False}, {"curvature_eps": 0.1}])

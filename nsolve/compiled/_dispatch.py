@@ -217,7 +217,9 @@ _PACKED: dict = {}
 #: The same memo by the identity of the option objects: repeated calls with the same options
 #: get the very objects ``_configure`` memoized, and hashing them (frozen dataclasses hash
 #: every field on each call) cost half a microsecond.  Entries hold the objects, so their
-#: ids are not reused while the entry lives.
+#: ids are not reused while the entry lives.  The by-value memo stays for options that
+#: ``_configure`` builds anew on every call (a schedule object, say): equal ones still share
+#: their packed arrays, and their learning rates are not recomputed.
 _PACKED_BY_ID: dict = {}
 
 
