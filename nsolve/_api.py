@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable
@@ -109,6 +110,21 @@ def _plain(value) -> bool:
     return isinstance(value, _PLAIN) or (isinstance(value, tuple) and all(isinstance(v, _PLAIN) for v in value))
 
 
+def _check_search_options(given: list, opts: dict, search) -> None:
+    """Errors in the user's names: ``max_ls`` out of range, or an option the run's line search
+    does not take (``shrink`` with the strong Wolfe search, ...)."""
+    if "max_ls" in given:
+        check_int(opts["max_ls"], "max_ls", minimum=1)
+    fields = {f.name for f in dataclasses.fields(search)}
+    takes = [k for k in LINE_SEARCH_OPTIONS if _LS_PARAM[k] in fields]
+    wrong = [k for k in given if k not in takes]
+    if wrong:
+        raise ValueError(
+            f"option(s) {wrong} do not apply to line_search={search.name!r}, which takes "
+            f"{', '.join(takes) if takes else 'no options'}"
+        )
+
+
 def _configure(method, n: int, opts: dict):
     """Validate the method and options: ``(spec, merged, n_samples, sampler, rules, method_opts, search)``.
 
@@ -153,8 +169,10 @@ def _configure(method, n: int, opts: dict):
         method_opts = spec.configure(method_opts, steps_per_epoch, rules.maxiter)
     search = None
     if spec.line_search is not None:
-        ls_params = {_LS_PARAM[k]: opts[k] for k in LINE_SEARCH_OPTIONS if opts.get(k) is not None}
-        search = make_line_search(merged["line_search"], **ls_params)
+        given = [k for k in LINE_SEARCH_OPTIONS if opts.get(k) is not None]
+        if given:
+            _check_search_options(given, opts, make_line_search(merged["line_search"]))
+        search = make_line_search(merged["line_search"], **{_LS_PARAM[k]: opts[k] for k in given})
     out = (spec, merged, n_samples, sampler, rules, method_opts, search)
     if key is not None and sampler is None and n_samples is None:
         if len(_CONFIGURED) > 512:

@@ -71,7 +71,7 @@ class _Callback:
                 out = self.func(xc)
         except StopIteration:
             return True
-        return out is True
+        return out is True or (isinstance(out, np.bool_) and bool(out))
 
 
 class _History:
@@ -130,7 +130,9 @@ def run(spec, opts, obj, x0, *, search, rules: StopRules, callback=None, history
     """
     t0 = time.perf_counter()
     f0, g0 = obj.first_evaluation(x0)
-    monotone = spec.monotone
+    # a fixed step does not ensure that f decreases: keep the best point seen, as for a method
+    # that is not monotone
+    monotone = spec.monotone and (search is None or search.decreases)
     best_x = None if monotone else x0.copy()
     best_f = f0
     best_g = None if monotone else g0.copy()

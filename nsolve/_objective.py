@@ -65,6 +65,16 @@ class _OnAllSamples:
         return self.func(x, np.arange(self.n_samples, dtype=np.int64), *args)
 
 
+class NotFiniteAtStart(ValueError):
+    """A user function returned inf or NaN at ``x0``: the ValueError that names it, with the
+    evaluations counted so far (``nfev``, ``njev``, ``nhev``), which
+    :func:`nsolve.minimize_many` reports for such a problem."""
+
+    def __init__(self, message: str, nfev: int, njev: int, nhev: int):
+        super().__init__(message)
+        self.nfev, self.njev, self.nhev = int(nfev), int(njev), int(nhev)
+
+
 class Objective:
     """Wrap user callables into the counted ``fun`` / ``fg`` / ``hess`` / ``hessp`` protocol.
 
@@ -153,6 +163,8 @@ class Objective:
     def _value(self, out) -> float:
         try:
             return float(out)
+        except OverflowError:  # a Python int beyond float64: as good as infinite
+            return math.inf if out > 0 else -math.inf
         except (TypeError, ValueError):
             raise TypeError(
                 f"f must return a real scalar; got {type(out).__name__}"
@@ -275,7 +287,7 @@ class Objective:
         if self._hess is not None:
             self.nhev += 1
             # no copy of a C-ordered float64 result: the methods read H and never write it
-            H = np.ascontiguousarray(self._hess(x.copy(), *self.args), dtype=np.float64)
+            H = _real_array(self._hess(x.copy(), *self.args), "hess")
             if H.shape != (self.n, self.n):
                 raise ValueError(f"hess must return an array of shape ({self.n}, {self.n}); got {H.shape}")
             return H
@@ -302,7 +314,7 @@ class Objective:
         """
         if self._hessp is not None:
             self.nhev += 1
-            hp = np.asarray(self._hessp(x.copy(), p.copy(), *self.args), dtype=np.float64)
+            hp = _real_array(self._hessp(x.copy(), p.copy(), *self.args), "hessp")
             if hp.shape != (self.n,):
                 raise ValueError(f"hessp must return an array of shape ({self.n},); got {hp.shape}")
             copy_into(out, hp)
@@ -369,9 +381,11 @@ class Objective:
             fv, gv = out, None
         if type(fv) is not float and np.ndim(fv) != 0:
             raise TypeError(f"f must return a scalar; got an array of shape {np.shape(fv)} at x0")
+        if type(fv) is not float and np.iscomplexobj(fv):
+            raise TypeError(f"f must return a real scalar; got {type(fv).__name__} at x0")
         f0 = self._value(fv)
         if not math.isfinite(f0):
-            raise ValueError(f"f must be finite at x0; got {f0}")
+            raise NotFiniteAtStart(f"f must be finite at x0; got {f0}", self.nfev, self.njev, self.nhev)
         if gv is None and self.fd_gradient:
             g0 = np.empty(n)
             self._fd_gradient(x0, g0, f0)
@@ -386,10 +400,12 @@ class Objective:
                 g0 = np.empty(n)
                 self._store_grad(gv, g0)
         if not all_finite_vector(g0):
-            raise ValueError("grad must be finite at x0; it returned inf or NaN")
+            raise NotFiniteAtStart("grad must be finite at x0; it returned inf or NaN", self.nfev, self.njev, self.nhev)
         return f0, g0
 
     def _check_grad_shape(self, gv) -> None:
+        if np.iscomplexobj(gv):
+            raise TypeError(f"grad must return an array of real numbers; got a complex {type(gv).__name__} at x0")
         try:
             arr = np.asarray(gv, dtype=np.float64)
         except (TypeError, ValueError):
@@ -397,13 +413,14 @@ class Objective:
         if arr.shape != (self.n,):
             raise ValueError(f"grad must return an array of shape ({self.n},); got shape {arr.shape} at x0")
 
-    def check_hess(self, x0: np.ndarray, g0: np.ndarray) -> None:
-        """Check the user's hess / hessp at x0 (shape and finiteness)."""
-        if self._hess is not None:
-            H = self.hess(x0, g0)
-            if not np.all(np.isfinite(H)):
-                raise ValueError("hess must be finite at x0; it returned inf or NaN")
-        if self._hessp is not None:
-            out = np.empty(self.n)
-            self.hessp(x0, np.ones(self.n), g0, out)
 
+def _real_array(value, name: str) -> np.ndarray:
+    """``value`` as a C-ordered float64 array (no copy when it is one), or a TypeError naming
+    ``name`` for a value that is not an array of real numbers (None, strings, complex)."""
+    if type(value) is np.ndarray and value.dtype == np.float64:
+        return np.ascontiguousarray(value)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must return an array of real numbers; got {type(value).__name__}"
+                        + (f" of dtype {arr.dtype}" if isinstance(value, np.ndarray) else ""))
+    return np.ascontiguousarray(arr, dtype=np.float64)

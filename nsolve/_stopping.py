@@ -8,8 +8,8 @@ or a negative number (limits).
 Convergence tests (success):
 
 * **gtol**: :math:`\\|g_k\\|_\\infty \\le \\mathrm{gtol}`;
-* **ftol**: :math:`(f_{k-1} - f_k) \\le \\mathrm{ftol} \\cdot \\max(|f_{k-1}|, |f_k|, 1)`,
-  the relative reduction test of L-BFGS-B;
+* **ftol**: :math:`0 \\le (f_{k-1} - f_k) \\le \\mathrm{ftol} \\cdot \\max(|f_{k-1}|, |f_k|, 1)`,
+  the relative reduction test of L-BFGS-B (a step that raises f never passes it);
 * **xtol**: :math:`\\|x_k - x_{k-1}\\|_\\infty \\le \\mathrm{xtol} \\cdot (1 + \\|x_k\\|_\\infty)`.
 
 Limits (no success; the best point seen is returned): ``maxiter``, ``maxfev`` (calls of f),
@@ -31,8 +31,10 @@ def gtol_test(gnorm_inf, gtol):
 
 
 def ftol_test(f_prev, f, ftol):
-    """True when the relative reduction of f over the last step is at most ``ftol``."""
-    if ftol <= 0.0:
+    """True when f did not rise over the last step and its relative reduction is at most ``ftol``.
+
+    A rise (possible with a fixed step or a first-order method) is not convergence."""
+    if ftol <= 0.0 or f > f_prev:
         return False
     scale = max(abs(f_prev), abs(f), 1.0)
     return (f_prev - f) <= ftol * scale

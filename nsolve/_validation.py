@@ -64,6 +64,8 @@ def as_float_vector(x, name: str = "x0") -> np.ndarray:
         raise TypeError(f"{name} must be real; got a complex array")
     try:
         arr = np.array(x, dtype=np.float64, copy=True)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite; it holds a number too large for a float64") from None
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a 1-D array of real numbers; got {type(x).__name__}: {exc}") from None
     if arr.ndim != 1:
@@ -89,7 +91,10 @@ def check_real(value, name: str) -> float:
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float64") from None
     if math.isnan(value):
         raise ValueError(f"{name} must not be NaN")
     return value
@@ -99,14 +104,14 @@ def check_positive(value, name: str, *, allow_inf: bool = False) -> float:
     """Check ``value > 0`` (and finite unless ``allow_inf``)."""
     value = check_real(value, name)
     if not value > 0 or (math.isinf(value) and not allow_inf):
-        raise ValueError(f"{name} must be > 0{' ' if allow_inf else ' and finite'}; got {value}")
+        raise ValueError(f"{name} must be > 0{'' if allow_inf else ' and finite'}; got {value}")
     return value
 
 
 def check_nonnegative(value, name: str, *, allow_inf: bool = False) -> float:
     value = check_real(value, name)
     if value < 0 or (math.isinf(value) and not allow_inf):
-        raise ValueError(f"{name} must be >= 0; got {value}")
+        raise ValueError(f"{name} must be >= 0{'' if allow_inf else ' and finite'}; got {value}")
     return value
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nsolve
-from nsolve.problems import rosen, rosen_der
+from nsolve.problems import rosen, rosen_der, rosen_hess
 
 X0 = np.array([-1.2, 1.0])
 
@@ -126,3 +126,74 @@ def test_errors_raised_before_numba_compilation(monkeypatch):
         nsolve.minimize(rosen, rosen_der, X0, method="bad")
     with pytest.raises(ValueError, match=r"grad must return an array of shape"):
         nsolve.minimize(rosen, lambda x: np.ones(5), X0)
+
+
+# ---------------------------------------------------------------- found by review (each names the argument)
+
+
+def test_line_search_options_are_checked_under_their_own_names():
+    with pytest.raises(ValueError, match="max_ls must be >= 1"):
+        nsolve.minimize(rosen, rosen_der, X0, method="bfgs", max_ls=0)
+    with pytest.raises(TypeError, match="max_ls must be an integer"):
+        nsolve.minimize(rosen, rosen_der, X0, method="bfgs", max_ls=2.5)
+    with pytest.raises(ValueError, match=r"\['shrink'\] do not apply to line_search='strong-wolfe', which takes c1"):
+        nsolve.minimize(rosen, rosen_der, X0, method="bfgs", shrink=0.5)
+    with pytest.raises(ValueError, match=r"\['c2'\] do not apply to line_search='backtracking'"):
+        nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", line_search="backtracking", c2=0.5)
+    res = nsolve.minimize(rosen, rosen_der, X0, method="lbfgs", line_search="backtracking", shrink=0.3, max_ls=40)
+    assert res.success
+
+
+@pytest.mark.parametrize("bad", [lambda x: "ab", lambda x: None, lambda x: np.eye(2) * 1j])
+def test_hess_and_hessp_returning_non_real_values_are_named(bad):
+    with pytest.raises(TypeError, match="hess must return an array of real numbers"):
+        nsolve.minimize(rosen, rosen_der, X0, method="newton", hess=bad)
+    with pytest.raises(TypeError, match="hessp must return an array of real numbers"):
+        nsolve.minimize(rosen, rosen_der, X0, method="newton-cg", hessp=lambda x, p: bad(x))
+
+
+def test_newton_cg_rejects_a_non_finite_hessian_at_x0_and_stops_on_one_later():
+    nan_h = lambda x: np.full((2, 2), np.nan)  # noqa: E731
+    with pytest.raises(ValueError, match="hess must be finite at x0"):
+        nsolve.minimize(rosen, rosen_der, X0, method="newton-cg", hess=nan_h)
+    with pytest.raises(ValueError, match="hessp must be finite at x0"):
+        nsolve.minimize(rosen, rosen_der, X0, method="newton-cg", hessp=lambda x, p: np.full(2, np.nan))
+    with pytest.raises(ValueError, match="hess must be finite at x0"):  # as newton does
+        nsolve.minimize(rosen, rosen_der, X0, method="newton", hess=nan_h)
+    # finite at x0, NaN from the third product on: the run stops NOT_FINITE at its best point
+    calls = []
+
+    def hessp(x, p):
+        calls.append(1)
+        return rosen_hess(x) @ p if len(calls) < 3 else np.full(2, np.nan)
+
+    res = nsolve.minimize(rosen, rosen_der, X0, method="newton-cg", hessp=hessp)
+    assert res.status == nsolve.Status.NOT_FINITE and not res.success
+    assert res.fun == rosen(res.x) <= rosen(X0)
+
+
+def test_numbers_too_large_for_float64_are_clear_errors():
+    with pytest.raises(ValueError, match="x0 must be finite"):
+        nsolve.minimize(rosen, rosen_der, [10**400, 1.0])
+    with pytest.raises(ValueError, match="gtol is too large for a float64"):
+        nsolve.minimize(rosen, rosen_der, X0, gtol=10**400)
+    with pytest.raises(ValueError, match="f must be finite at x0"):
+        nsolve.minimize(lambda x: 10**400, rosen_der, X0)
+    with pytest.raises(ValueError, match="gtol must be >= 0 and finite; got inf"):
+        nsolve.minimize(rosen, rosen_der, X0, gtol=float("inf"))
+
+
+def test_complex_values_from_f_or_grad_are_rejected():
+    with pytest.raises(TypeError, match="f must return a real scalar; got complex128"):
+        nsolve.minimize(lambda x: np.complex128(rosen(x)), rosen_der, X0)
+    with pytest.raises(TypeError, match="f must return a real scalar; got complex"):
+        nsolve.minimize(lambda x: complex(rosen(x)), rosen_der, X0)
+    with pytest.raises(TypeError, match="grad must return an array of real numbers"):
+        nsolve.minimize(rosen, lambda x: rosen_der(x).astype(complex), X0)
+
+
+def test_a_callback_returning_numpy_true_stops_the_run():
+    res = nsolve.minimize(rosen, rosen_der, X0, method="bfgs", callback=lambda x: np.bool_(True))
+    assert res.status == nsolve.Status.CALLBACK and res.nit == 1
+    res = nsolve.minimize(rosen, rosen_der, X0, method="bfgs", callback=lambda x: np.bool_(False))
+    assert res.success

@@ -157,6 +157,52 @@ def test_options_and_stopping_rules_match_interpreted(opts):
     assert_same_run(res, ref)
 
 
+@pytest.mark.parametrize(
+    ("name", "n", "opts"),
+    [("wood", 4, {"m": 10}), ("wood", 4, {"m": 5}), ("penalty1", 4, {"m": 2}),
+     ("penalty1", 10, {"m": 5, "initial_step": "interpolate"})],
+)
+def test_lbfgs_runs_with_rejected_pairs_match_interpreted(name, n, opts):
+    """Backtracking does not ensure s'y > 0, so these runs meet the curvature guard's rejection
+    branch of the two-loop kernel (counted on the interpreted run); compiled and interpreted
+    runs must still agree to the last bit.  (They parted after the first rejected pair while
+    that branch fused a copy with a dot product, vectorised differently in the solver.)"""
+    from nsolve import problems
+    from nsolve.methods import lbfgs as lbfgs_module
+
+    pj = problems.get(name, n).jit()
+    kw = {"method": "lbfgs", "line_search": "backtracking", **opts}
+    rejected = []
+    kernel_of = lbfgs_module.lbfgs_kernel
+
+    def counting_kernel(state):
+        update = kernel_of(state)
+
+        def run(*a):
+            out = update(*a)
+            rejected.append(not out[0])
+            return out
+        return run
+
+    with mock.patch.object(lbfgs_module, "lbfgs_kernel", counting_kernel):
+        ref = _interpreted(pj.f, pj.grad, pj.x0, **kw)
+    assert any(rejected), "the run must exercise the rejection branch"
+    res = _compiled(pj.f, pj.grad, pj.x0, **kw)
+    assert_same_run(res, ref)
+
+
+@pytest.mark.parametrize("method", QUASI_NEWTON)
+def test_fixed_step_runs_keep_the_best_point_like_the_interpreted_path(method):
+    """A fixed step can raise f: the compiled driver keeps the best point seen, as the
+    interpreted one does, though the method is otherwise monotone."""
+    hess = rosen_hess if method == "newton" else None
+    kw = {"method": method, "hess": hess, "line_search": "fixed", "maxiter": 30}
+    res = _compiled(rosen, rosen_grad, X0[:2], history=True, **kw)
+    ref = _interpreted(rosen, rosen_grad, X0[:2], **kw)
+    assert_same_run(res, ref)
+    assert res.fun == min(res.history["f"])
+
+
 def test_memoized_configurations_never_mix_runs_with_different_options():
     """The option memos (by value in ``_configure``, by identity in ``packed_options``) and the
     shared no-history buffer: runs alternating between option sets each give their own result,
@@ -272,6 +318,8 @@ def test_python_callback_history_and_disp_fall_back_to_the_interpreted_path(caps
         ({"method": "newton-cg"}, "no compiled driver"),
         ({"method": "newton", "hess": lambda x: np.eye(2)}, "hess is not a Numba function"),
         ({"args": (1.0, 2.0)}, "args must be"),
+        ({"args": (np.ones(3, dtype=np.float32),)}, "float64"),
+        ({"args": (np.arange(3),)}, "float64"),
     ],
 )
 def test_compiled_reason_names_what_needs_the_interpreted_path(kw, reason):
@@ -280,6 +328,16 @@ def test_compiled_reason_names_what_needs_the_interpreted_path(kw, reason):
     call = {"method": "lbfgs", "f": rosen, "grad": rosen_grad, "hess": None, "hessp": None, "callback": None,
             "disp": False, "args": (), "rules": StopRules(), "history": False, **kw}
     assert reason in _dispatch.compiled_reason(**call)
+
+
+def test_args_of_another_dtype_reach_the_objective_as_given():
+    """float32 args run interpreted, so a Numba objective computes with the float32 numbers it
+    was given, whatever the path (converted to float64 they gave another answer)."""
+    a32 = np.array([1.0, 10.0, 100.0], dtype=np.float32) * np.float32(0.1)
+    res = nsolve.minimize(quad, quad_grad, X0[:3], args=(a32,), method="bfgs")
+    ref = nsolve.minimize(quad, quad_grad, X0[:3], args=(a32,), method="bfgs", callback=lambda x: None)
+    assert_same_run(res, ref)
+    assert res.success
 
 
 @pytest.mark.parametrize("with_args", [False, True])

@@ -169,6 +169,41 @@ def test_ftol_and_xtol_stop():
     assert res.status == nsolve.Status.XTOL and res.success
 
 
+def test_ftol_never_calls_a_rise_of_f_convergence():
+    """The relative-reduction test holds for small decreases (and no change), never for a rise."""
+    from nsolve._stopping import ftol_test
+
+    assert ftol_test(1.0, 1.0 - 1e-12, 1e-9) and ftol_test(1.0, 1.0, 1e-9)
+    assert not ftol_test(1.0, 1.0 - 1e-6, 1e-9)
+    assert not ftol_test(1.0, 1.0 + 1e-12, 1e-9) and not ftol_test(24.2, 28.2, 1e-10)
+    # gradient descent whose first step raises f (24.2 -> 28.2) goes on instead of "converging"
+    res = nsolve.minimize(rosen, rosen_der, X0, method="gd", lr=0.0018, ftol=1e-10, maxiter=50, history=True)
+    f = res.history["f"]
+    assert f[1] > f[0]
+    assert res.nit > 1
+    if res.status == nsolve.Status.FTOL:
+        assert f[-1] <= f[-2]
+
+
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs", "newton"])
+@pytest.mark.parametrize("maxiter", [3, 30])
+def test_fixed_step_runs_return_the_best_point_seen(method, maxiter):
+    """A fixed unit step can raise f (Rosenbrock from (-1.2, 1): 24.2 -> 173.6 with BFGS); the
+    result is still the lowest point evaluated, with its own gradient, on both drivers."""
+    hess = rosen_hess if method == "newton" else None
+    res = nsolve.minimize(rosen, rosen_der, X0, method=method, hess=hess, line_search="fixed",
+                          maxiter=maxiter, history=True)
+    f = np.asarray(res.history["f"])
+    assert res.fun == f.min() == rosen(res.x)
+    np.testing.assert_array_equal(res.jac, rosen_der(res.x))
+    if method != "newton":
+        assert f.max() > f[0]  # the run did go uphill: the test exercises the case
+    ref = nsolve.minimize(rosen, rosen_der, X0, method=method, hess=hess, line_search="fixed",
+                          maxiter=maxiter, callback=lambda x: None)  # the interpreted driver
+    np.testing.assert_array_equal(ref.x, res.x)
+    assert ref.fun == res.fun
+
+
 def test_callback_styles_and_stop():
     seen = []
     nsolve.minimize(rosen, rosen_der, X0, callback=lambda xk: seen.append(xk.copy()))

@@ -173,6 +173,50 @@ def test_each_problem_has_its_own_status():
     np.testing.assert_allclose(ok.x[0, 0], (1.0 - np.sqrt(3.0)) / 2.0, atol=1e-6)
 
 
+@numba.njit(cache=True)
+def nan_regions(x):
+    """(x0 - 1)^2 + x1^2, NaN for x0 > 5."""
+    return np.nan if x[0] > 5.0 else (x[0] - 1.0) ** 2 + x[1] ** 2
+
+
+@numba.njit(cache=True)
+def nan_regions_grad(x):
+    """The gradient, with a NaN entry for x0 < -5."""
+    out = np.array([2.0 * (x[0] - 1.0), 2.0 * x[1]])
+    if x[0] < -5.0:
+        out[0] = np.nan
+    return out
+
+
+@numba.njit(cache=True)
+def nan_regions_hess(x):
+    """2 I, with a NaN entry for x1 > 5."""
+    H = 2.0 * np.eye(2)
+    if x[1] > 5.0:
+        H[0, 0] = np.nan
+    return H
+
+
+@pytest.mark.parametrize("method", ["bfgs", "newton"])
+def test_starts_failing_in_f_grad_or_hess_report_the_same_on_both_paths(method):
+    """A start where f, the gradient or the Hessian is not finite: status NOT_FINITE, the start
+    returned, fun NaN (nothing to rank) and the evaluations made so far, whether the batch ran
+    compiled or problem by problem through minimize."""
+    X0 = np.array([[0.0, 0.0], [6.0, 0.0], [-6.0, 0.0], [0.0, 6.0]])
+    hess = nan_regions_hess if method == "newton" else None
+    compiled = nsolve.minimize_many(nan_regions, nan_regions_grad, X0, method=method, hess=hess)
+    python = nsolve.minimize_many(nan_regions.py_func, nan_regions_grad.py_func, X0, method=method,
+                                  hess=hess.py_func if hess is not None else None)
+    for key in ("x", "fun", "nit", "nfev", "njev", "nhev", "status"):
+        np.testing.assert_array_equal(compiled[key], python[key], err_msg=key)
+    failed = [1, 2, 3] if method == "newton" else [1, 2]
+    assert (compiled.status[failed] == Status.NOT_FINITE).all()
+    assert np.isnan(compiled.fun[failed]).all()
+    np.testing.assert_array_equal(compiled.x[failed], X0[failed])
+    np.testing.assert_array_equal(compiled.nfev[failed], 1)  # f was called once at each start
+    np.testing.assert_array_equal(compiled.njev[[1, 2]], [0, 1])  # the gradient only where f was finite
+
+
 def test_python_functions_run_one_after_the_other_with_the_same_answers():
     X0 = _starts(4)
     compiled = nsolve.minimize_many(rosen, rosen_grad, X0, method="bfgs")
@@ -236,6 +280,7 @@ def test_multistart_returns_the_global_minimum_of_a_tilted_double_well():
         (np.array([[1.0, np.nan]]), ValueError, "row 0 contains inf or NaN"),
         (np.zeros((2, 2), dtype=complex), TypeError, "X0 must be real"),
         ("abc", TypeError, "X0 must be a 2-D array of real numbers"),
+        ([[1.0, 2.0], [1.0]], TypeError, "X0 must be a 2-D array of real numbers"),  # ragged rows
     ],
 )
 def test_bad_starts(X0, exc, msg):

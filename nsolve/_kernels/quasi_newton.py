@@ -361,11 +361,15 @@ def lbfgs_update_direction_inplace(S, Y, gram, work, ring, state, x, x_new, g, g
             for i in range(n):
                 d[i] = g[i]
         else:
+            # the copy and the dot product in separate loops: fused, the reduction was
+            # vectorised differently inside a compiled solver (where LLVM knows which arrays
+            # may overlap) than in this kernel on its own, and the two paths' iterates
+            # parted in the last bit after a rejected pair (found with backtracking)
+            for i in range(n):
+                d[i] = g[i]
             dot_next = 0.0
             for i in range(n):
-                gi = g[i]
-                d[i] = gi
-                dot_next += S[newest, i] * gi
+                dot_next += S[newest, i] * g[i]
         # First loop, newest to oldest; d holds q.
         for idx in range(count - 1, -1, -1):
             k = ring[idx]

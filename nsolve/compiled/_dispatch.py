@@ -14,6 +14,7 @@ import weakref
 import numpy as np
 from scipy.optimize import OptimizeResult
 
+from nsolve._objective import NotFiniteAtStart
 from nsolve._result import build_result
 from nsolve._status import Status
 from nsolve.compiled import _layout as L
@@ -63,16 +64,18 @@ def args_vector(args) -> np.ndarray | None:
     """``args`` as the float64 vector a compiled objective takes, or None when it is not one.
 
     ``()`` gives an empty vector (functions called as ``f(x)``); ``(a,)`` with ``a`` a 1-D
-    real array gives ``a`` as float64 (functions called as ``f(x, a)``).
+    float64 array gives ``a``, C-contiguous (functions called as ``f(x, a)``).  An array of
+    another dtype is not one: converted, the objective would compute with other numbers than
+    the interpreted run, which passes it as given.
     """
     if len(args) == 0:
         return _NO_ARGS
     if len(args) != 1:
         return None
     a = args[0]
-    if not isinstance(a, np.ndarray) or a.ndim != 1 or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+    if not isinstance(a, np.ndarray) or a.ndim != 1 or a.dtype != np.float64:
         return None
-    return np.ascontiguousarray(a, dtype=np.float64)
+    return np.ascontiguousarray(a)
 
 
 def _frozen_elsewhere(func, role: str, with_args: bool) -> bool:
@@ -99,7 +102,7 @@ def compiled_reason(method, f, grad, hess, hessp, callback, disp, args, rules, h
     if disp:
         return "disp=True runs interpreted"
     if args_vector(args) is None:
-        return "args must be () or a single 1-D float array"
+        return "args must be () or a single 1-D float64 array"
     with_args = len(args) == 1
     for func, role in ((f, "f"), (grad, "grad"), (hess, "hess")):
         if func is not None and _frozen_elsewhere(func, role, with_args):
@@ -262,12 +265,13 @@ def raise_start_error(status: int, info: np.ndarray, fun: float, n: int) -> None
     if info[L.INFO_ERR] == 2:
         raise ValueError(f"hess must return an array of shape ({n}, {n}); got "
                          f"({info[L.INFO_ERR_SHAPE0]}, {info[L.INFO_ERR_SHAPE1]})")
+    counts = (info[L.INFO_NFEV], info[L.INFO_NJEV], info[L.INFO_NHEV])
     if status == L.START_F_NOT_FINITE:
-        raise ValueError(f"f must be finite at x0; got {fun}")
+        raise NotFiniteAtStart(f"f must be finite at x0; got {fun}", *counts)
     if status == L.START_G_NOT_FINITE:
-        raise ValueError("grad must be finite at x0; it returned inf or NaN")
+        raise NotFiniteAtStart("grad must be finite at x0; it returned inf or NaN", *counts)
     if status == L.START_H_NOT_FINITE:
-        raise ValueError("hess must be finite at x0; it returned inf or NaN")
+        raise NotFiniteAtStart("hess must be finite at x0; it returned inf or NaN", *counts)
 
 
 # ------------------------------------------------------------------ one problem

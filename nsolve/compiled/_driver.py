@@ -66,10 +66,12 @@ from nsolve.compiled._layout import (
     IO_CLOCK,
     IO_CLOCK_ID,
     IO_HISTORY,
+    IO_LS_KIND,
     IO_MAXFEV,
     IO_MAXITER,
     IO_PATIENCE,
     IO_TIMED,
+    LS_FIXED,
     START_F_NOT_FINITE,
     START_G_NOT_FINITE,
 )
@@ -142,7 +144,10 @@ def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_
         return START_G_NOT_FINITE, 0, f0, 0
     start(it, f0)
     best_f = f0
-    if not monotone:
+    # a fixed step does not ensure that f decreases: the best point seen is then kept, as for
+    # a method that is not monotone
+    keeps_best = not monotone or io[IO_LS_KIND] == LS_FIXED
+    if keeps_best:
         copy_into(it.best_x, x)
         copy_into(it.best_g, g)
     gnorm = norm_inf(g)
@@ -197,7 +202,7 @@ def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_
             break
         if measure:
             step_inf, x_inf = step_stats(x_of(it), it.x_before)
-        if not monotone and f < best_f:
+        if keeps_best and f < best_f:
             best_f = f
             copy_into(it.best_x, x_of(it))
             copy_into(it.best_g, g)
@@ -212,7 +217,7 @@ def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_
             _history_row(hist, rows, nit, f, gnorm, alpha, ev, _now(io) - t0)
             rows += 1
 
-    if monotone or (status != NOT_FINITE and it.sc[F] <= best_f):
+    if not keeps_best or (status != NOT_FINITE and it.sc[F] <= best_f):
         copy_into(x_out, x_of(it))
         copy_into(g_out, g_of(it))
         return status, nit, it.sc[F], rows

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 from scipy.optimize import OptimizeResult
 
+from nsolve._objective import NotFiniteAtStart
 from nsolve._status import NOT_FINITE, Status
 from nsolve.compiled import _layout as L
 from nsolve.compiled._dispatch import (
@@ -34,7 +35,11 @@ _NO_HESS_INV = np.empty((0, 0))
 
 # ------------------------------------------------------------------ validation
 def _as_starts(X0) -> np.ndarray:
-    if np.iscomplexobj(X0):
+    try:
+        is_complex = np.iscomplexobj(X0)
+    except (TypeError, ValueError):  # ragged rows: reported below
+        is_complex = False
+    if is_complex:
         raise TypeError("X0 must be real; got a complex array")
     try:
         X = np.array(X0, dtype=np.float64, copy=True)
@@ -240,6 +245,7 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     if start_failed.any():
         INFO[start_failed, L.INFO_STATUS] = NOT_FINITE
         G[start_failed] = np.nan
+        F[start_failed] = np.nan  # as the sequential path: no value to rank (multistart)
     return _result(X, F, G, INFO)
 
 
@@ -261,12 +267,13 @@ def _sequential(f, grad, X0, A, method, hess, options, kwargs) -> OptimizeResult
         a = () if A is None else (A[0] if A.shape[0] == 1 else A[k],)
         try:
             r = minimize(f, grad, X0[k], method=method, hess=hess, args=a, options=options, **kwargs)
-        except ValueError as exc:
-            if "finite at x0" not in str(exc):
-                raise
+        except NotFiniteAtStart as exc:
             X[k] = X0[k]
             G[k] = np.nan
             F[k] = math.nan
+            INFO[k, L.INFO_NFEV] = exc.nfev
+            INFO[k, L.INFO_NJEV] = exc.njev
+            INFO[k, L.INFO_NHEV] = exc.nhev
             INFO[k, L.INFO_STATUS] = NOT_FINITE
             continue
         X[k] = r.x

@@ -68,6 +68,8 @@ class StrongWolfe:
     name: ClassVar[str] = "strong-wolfe"
     #: The search function (``numba.njit`` it for the compiled path).
     function: ClassVar = staticmethod(strong_wolfe)
+    #: An accepted step lowers f (the sufficient-decrease condition holds).
+    decreases: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         c1 = check_interval(self.c1, "c1", 0.0, 1.0)
@@ -113,6 +115,8 @@ class Backtracking:
 
     name: ClassVar[str] = "backtracking"
     function: ClassVar = staticmethod(backtracking)
+    #: An accepted step lowers f (the sufficient-decrease condition holds).
+    decreases: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "c1", check_interval(self.c1, "c1", 0.0, 1.0))
@@ -135,6 +139,8 @@ class FixedStep:
 
     name: ClassVar[str] = "fixed"
     function: ClassVar = staticmethod(fixed_step)
+    #: A fixed step can raise f: a driver keeps the best point seen.
+    decreases: ClassVar[bool] = False
 
     @property
     def params(self) -> tuple[()]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nsolve._kernels.newton import newton_direction_into
+from nsolve._objective import NotFiniteAtStart
 from nsolve._status import CONTINUE, NOT_FINITE
 from nsolve._validation import check_positive
 from nsolve.methods._base import MethodSpec, StepInfo
@@ -57,7 +58,7 @@ class NewtonState:
 def init(obj, x0, f0, g0, opts: NewtonOptions) -> NewtonState:
     H0 = obj.hess(x0, g0)
     if not np.all(np.isfinite(H0)):
-        raise ValueError("hess must be finite at x0; it returned inf or NaN")
+        raise NotFiniteAtStart("hess must be finite at x0; it returned inf or NaN", obj.nfev, obj.njev, obj.nhev)
     return NewtonState(x0, f0, g0, H0)
 
 

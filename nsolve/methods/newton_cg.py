@@ -21,7 +21,8 @@ import numpy as np
 
 from nsolve._kernels.newton import cg_direction_inplace, cg_step_inplace
 from nsolve._kernels.vector import dot, norm2
-from nsolve._status import CONTINUE
+from nsolve._objective import NotFiniteAtStart
+from nsolve._status import CONTINUE, NOT_FINITE
 from nsolve._validation import check_int, check_interval
 from nsolve.methods._base import MethodSpec, StepInfo
 from nsolve.methods._quasi_newton import accept_step, first_step_length, search_with_reset
@@ -73,8 +74,12 @@ def _reset(state: NewtonCGState) -> None:
     state.fresh = True
 
 
-def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> bool:
-    """Inner CG into ``state.d``; True when negative curvature at once gave ``d = -g``."""
+def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> tuple[bool, bool]:
+    """Inner CG into ``state.d``.
+
+    Returns ``(fresh, finite)``: ``fresh`` when negative curvature at once gave ``d = -g``;
+    ``finite`` False when a Hessian-vector product was not finite (``d`` is then unusable).
+    """
     x, g, z, r, p, Hp = state.x, state.g, state.d, state.r, state.p, state.Hp
     n = x.shape[0]
     H = obj.hess(x, g) if (obj.has_hess and not obj.has_hessp) else None
@@ -91,10 +96,12 @@ def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> bool:
         else:
             obj.hessp(x, p, g, Hp)
         curv = dot(p, Hp)
+        if not math.isfinite(curv):
+            return False, False
         if not curv > 0.0:
             if i == 0:
                 np.negative(g, out=z)
-                return True
+                return True, True
             break
         rr_new = cg_step_inplace(z, r, p, Hp, rr / curv)
         state.cg_iters += 1
@@ -102,12 +109,17 @@ def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> bool:
             break
         cg_direction_inplace(p, r, rr_new / rr)
         rr = rr_new
-    return False
+    return False, True
 
 
 def step(obj, state: NewtonCGState, opts: NewtonCGOptions, search) -> StepInfo:
     # Negative curvature along -g itself: a steepest-descent step, sized like one.
-    state.fresh = _truncated_cg(obj, state, opts)
+    state.fresh, finite = _truncated_cg(obj, state, opts)
+    if not finite:
+        if state.f_prev is None and (obj.has_hessp or obj.has_hess):  # at x0: the user's function
+            name = "hessp" if obj.has_hessp else "hess"
+            raise NotFiniteAtStart(f"{name} must be finite at x0; it returned inf or NaN", obj.nfev, obj.njev, obj.nhev)
+        return StepInfo(NOT_FINITE, 0.0, 0.0, 0.0)
     alpha0 = first_step_length(state.g, state.d) if state.fresh else 1.0
     alpha, f_new, status = search_with_reset(obj, state, search, alpha0, _reset)
     if status != CONTINUE:

@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as _sp
 
 from nsolve._validation import all_finite_array, check_positive
-from nsolve.models.logistic import LogisticObjective, logistic_objective
+from nsolve.models.logistic import LogisticObjective, check_regularization, logistic_objective
 
 __all__ = ["LogisticRegression"]
 
@@ -243,9 +243,7 @@ class LogisticRegression:
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
-        if isinstance(self.C, bool):
-            raise TypeError("C must be a real number; got bool")
-        check_positive(self.C, "C", allow_inf=True)
+        check_regularization(self.C)
         check_positive(self.tol, "tol")
         if not isinstance(self.fit_intercept, bool | np.bool_):
             raise TypeError(f"fit_intercept must be a bool; got {type(self.fit_intercept).__name__}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 import numba
 import numpy as np
@@ -83,6 +84,17 @@ def _n_chunks(work: int, m: int) -> int:
     if per_chunk <= 1:  # one chunk whatever the thread count (asking Numba costs ~3 us)
         return 1
     return int(max(1, min(numba.get_num_threads(), m, per_chunk)))
+
+
+def check_regularization(C) -> float:
+    """``C`` as a float: > 0, ``inf`` (no penalty) allowed, and large enough that the
+    penalty's :math:`1/C` is finite (below about 5.6e-309 it overflows to inf)."""
+    if isinstance(C, bool):
+        raise TypeError("C must be a real number; got bool")
+    C = check_positive(C, "C", allow_inf=True)
+    if math.isinf(1.0 / C):
+        raise ValueError(f"C must be large enough that 1/C is finite (C >= {1.0 / sys.float_info.max:.3g}); got {C}")
+    return C
 
 
 def _as_design(X):
@@ -638,9 +650,7 @@ def logistic_objective(
     >>> coef.shape, intercept.shape
     ((1, 3), (1,))
     """
-    if isinstance(C, bool):
-        raise TypeError("C must be a real number; got bool")
-    C = check_positive(C, "C", allow_inf=True)
+    C = check_regularization(C)
     if not isinstance(fit_intercept, (bool, np.bool_)):
         raise TypeError(f"fit_intercept must be a bool; got {type(fit_intercept).__name__}")
     if multinomial is not None and not isinstance(multinomial, (bool, np.bool_)):
