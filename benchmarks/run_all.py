@@ -42,6 +42,10 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="pass --quick to every script")
     ap.add_argument("--assemble-only", action="store_true", help="only rebuild docs/benchmarks.md")
     args = ap.parse_args(argv)
+    names = [script.stem.removeprefix("bench_") for script in scripts()]
+    unknown = sorted(set(args.only or ()) - set(names))
+    if unknown:
+        ap.error(f"--only: no benchmark named {', '.join(unknown)}; valid: {', '.join(names)}")
     if not args.assemble_only:
         for script in scripts():
             name = script.stem.removeprefix("bench_")

@@ -19,6 +19,9 @@ def _blas_one_thread():
 def _demo(args) -> int:
     from nsolve.demo import run_demo
 
+    if args.repeat < 1:
+        print(f"nsolve demo: error: --repeat must be >= 1; got {args.repeat}", file=sys.stderr)
+        return 2
     ctx, note = _blas_one_thread()
     with ctx:
         print(note)
@@ -76,6 +79,8 @@ def _compare(args) -> int:
         cmp.save(args.out, plots=False)
         print(f"nsolve compare: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the table above is printed; only the files could not be written
+        return fail(f"--out {args.out}: cannot write there ({exc.strerror or exc})")
     print("\nwrote " + ", ".join(str(p) for p in written.values()))
     return 0
 
@@ -156,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grad", metavar="MODULE:FUNC", help="its gradient (default: finite differences)")
     p.add_argument("--hess", metavar="MODULE:FUNC", help="its Hessian (for newton)")
     p.add_argument("--hessp", metavar="MODULE:FUNC", help="its Hessian-vector product (for newton-cg)")
-    p.add_argument("--x0", metavar="X0", help="starting point: numbers separated by commas, or MODULE:NAME")
+    p.add_argument("--x0", metavar="X0", help="starting point: numbers separated by commas (write --x0=-1.2,1 "
+                   "when the first is negative), or MODULE:NAME")
     p.add_argument("--f-star", type=float, help="the known minimum (default: the best value found)")
     p.add_argument("--name", help="the problem's name in the table")
     p.set_defaults(func=_compare)

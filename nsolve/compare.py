@@ -423,15 +423,21 @@ def _scipy_outcome(res, extra) -> tuple[int, str, bool, int]:
 
 
 def _make_run(case: Case, method: str, solver: str, res, extra, times: list[float], f0: float) -> Run:
+    njev = int(res.get("njev", 0))
     if solver == "nsolve":
         status, message, success, more = int(res.status), str(res.message), bool(res.success), 0
         solver_method = method
     else:
         status, message, success, more = _scipy_outcome(res, extra)
         solver_method = SCIPY_COUNTERPART[method][0]
+        if case.grad is None:
+            # finite differences: scipy counts each difference gradient in njev and its calls
+            # of f in nfev; counted as nsolve counts them (calls of the user's functions), the
+            # gradients are no evaluations of their own
+            njev = 0
     return Run(problem=case.name, n=case.n, method=method, solver=solver, solver_method=solver_method,
                f=float(res.fun), f0=f0, nit=int(res.get("nit", 0)), nfev=int(res.get("nfev", 0)),
-               njev=int(res.get("njev", 0)) + more, nhev=int(res.get("nhev", 0)),
+               njev=njev + more, nhev=int(res.get("nhev", 0)),
                time=float(np.median(times)), times=[float(t) for t in times], status=status, message=message,
                success=success)
 
@@ -870,7 +876,7 @@ def compare(
     solve_tol : float
         :math:`\\tau` of the "solved" test :math:`f - f^* \\le \\tau \\max(1, f(x_0) - f^*)`.
     max_n : int, optional
-        Leave out problems with more variables.
+        Leave out library problems with more variables (your own ``f`` always runs).
     blas_threads : int or None
         BLAS threads during the runs (threadpoolctl); None leaves the library default.
     progress : bool, optional
@@ -918,6 +924,11 @@ def compare(
         cases = _library_cases(problems, max_n) + cases
     if not cases:
         raise ValueError("no problems to compare (check max_n)")
+    labels = [c.label for c in cases]
+    twice = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if twice:  # runs are matched to their problem by name and size
+        raise ValueError(f"problems must be distinct by name and size; {', '.join(twice)} appears twice "
+                         "(name your own f with name=...)")
     if progress is None:
         progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
 

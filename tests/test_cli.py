@@ -96,6 +96,28 @@ def test_compare_without_matplotlib_writes_the_rest(tmp_path, capsys, monkeypatc
     assert (tmp_path / "compare.csv").exists() and not (tmp_path / "compare_profile_time.png").exists()
 
 
+def test_demo_and_compare_reject_bad_repeat_and_out(tmp_path, capsys):
+    assert cli.main(["demo", "--repeat", "0"]) == 2
+    assert "--repeat must be >= 1" in capsys.readouterr().err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    rc = cli.main(["compare", "beale", "--methods", "bfgs", "--repeat", "1", "--no-progress", "--no-plots",
+                   "--out", str(blocker / "sub")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nsolve compare: error: --out") and "Traceback" not in err
+
+
+def test_run_all_rejects_an_unknown_benchmark_name(capsys):
+    from pathlib import Path
+
+    root = Path(nsolve.__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "run_all.py"), "--only", "nonexist"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "no benchmark named nonexist" in proc.stderr and "wrote" not in proc.stdout
+
+
 def test_bench_runs_run_all_from_the_repository(monkeypatch, capsys):
     calls = []
 

@@ -119,6 +119,30 @@ def test_user_problem_with_finite_differences():
     assert all(r.solved for r in cmp.runs) and cmp.runs[0].problem == "quad"
 
 
+def test_finite_difference_gradients_are_counted_alike_for_both_libraries():
+    """Without a gradient both libraries difference f; every call of f is one evaluation and the
+    difference gradients are none of their own (scipy also counts them in njev, which used to
+    count them twice)."""
+    def f(x):
+        return float(np.sum((x - 1.0) ** 2) + (x[0] * x[1] - 1.0) ** 2)
+
+    cmp = nsolve.compare(f=f, x0=[0.0, 0.0, 0.0], methods=["bfgs", "lbfgs"], repeat=1, progress=False)
+    for r in cmp.runs:
+        assert r.njev == 0 and r.evals == r.nfev + r.nhev
+        assert r.trace["evals"][-1] == r.evals  # the recorder counted every call of f
+    sp = so.minimize(f, [0.0, 0.0, 0.0], method="L-BFGS-B", options={"ftol": 0.0, "gtol": 1e-5, "maxiter": 15000})
+    assert next(r for r in cmp.runs if r.solver_method == "L-BFGS-B").nfev == sp.nfev
+
+
+def test_problems_must_be_distinct():
+    q = problems.get("rosenbrock")
+    with pytest.raises(ValueError, match="rosenbrock-2 appears twice"):
+        nsolve.compare(["rosenbrock"], f=lambda x: q.f(x) + 5, grad=q.grad, x0=q.x0, name="rosenbrock",
+                       methods=["bfgs"], repeat=1, progress=False)
+    with pytest.raises(ValueError, match="rosenbrock-2 appears twice"):
+        nsolve.compare(["rosenbrock", "rosenbrock-2"], methods=["bfgs"], repeat=1, progress=False)
+
+
 # --------------------------------------------------------------------------- outputs
 def test_table_and_summary(small):
     text = small.table()
