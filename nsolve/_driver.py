@@ -241,7 +241,7 @@ def run(spec, opts, obj, x0, *, search, rules: StopRules, callback=None, history
                 copy_into(best_g, g_full)
             if hist is not None:
                 epoch_extra = (nit / obj.steps_per_epoch, batch_sum / max(batch_count, 1)) if minibatch else ()
-                hist.add(nit, f, gnorm, math.nan, obj, time.perf_counter() - t0, *epoch_extra)
+                hist.add(nit, f, gnorm, info.alpha, obj, time.perf_counter() - t0, *epoch_extra)  # the last step's
     if monotone or (not inexact and status != NOT_FINITE and state.f <= best_f):
         x, fun, jac = state.x, state.f, state.g
     else:

@@ -335,3 +335,58 @@ def test_batch_gradient_of_the_wrong_shape_is_named_before_any_step():
     with pytest.raises(TypeError, match=r"f\(x, idx\) must return a pair"):
         nsolve.minimize(lambda x, idx: ls_fg(x, idx) if idx.shape[0] == N_LS else 1.0, True, np.zeros(3),
                         method="adam", n_samples=N_LS, batch_size=5)
+
+
+# ---------------------------------------------------------------- found by review
+
+
+def _quad_on_rows(values_at_first_call):
+    """f(x, idx) = mean over rows of 0.5 |x - 1|^2, returning ``values_at_first_call`` on the
+    very first (mini-batch) call only."""
+    calls = []
+
+    def f(x, idx):
+        calls.append(x.copy())
+        if len(calls) == 1 and values_at_first_call is not None:
+            return values_at_first_call
+        return float(0.5 * np.sum((x - 1.0) ** 2)) * len(idx)
+
+    def g(x, idx):
+        if len(calls) == 1 and values_at_first_call is not None:
+            return np.full(x.shape, values_at_first_call)
+        return (x - 1.0) * len(idx)
+
+    return f, g, calls
+
+
+def test_a_non_finite_first_mini_batch_stops_before_any_step():
+    """The first batch is evaluated when the run starts; a non-finite one stops the run at x0
+    (NOT_FINITE) instead of stepping to a non-finite point and calling f there."""
+    x0 = np.zeros(2)
+    full = float(0.5 * np.sum((x0 - 1.0) ** 2)) * 10
+    f, g, calls = _quad_on_rows(None)
+    # the driver checks the full objective at x0 first (call 1), then the state takes batch 1
+    f_calls = []
+
+    def f_bad(x, idx):
+        f_calls.append(x.copy())
+        if len(f_calls) == 2:  # the first mini-batch
+            return math.inf
+        return f(x, idx)
+
+    res = nsolve.minimize(f_bad, g, x0, method="adam", n_samples=10, batch_size=3, lr=0.1, maxiter=20)
+    assert res.status == Status.NOT_FINITE and res.nit == 0
+    np.testing.assert_array_equal(res.x, x0)
+    assert res.fun == full
+    assert all(np.all(np.isfinite(x)) for x in f_calls)  # f was never called at a non-finite x
+
+
+def test_history_alpha_of_the_final_exact_row_is_the_last_learning_rate():
+    f, g, _ = _quad_on_rows(None)
+    for check_every in (None, 0):
+        kw = {} if check_every is None else {"check_every": check_every}
+        res = nsolve.minimize(f, g, np.zeros(3), method="adam", n_samples=20, batch_size=4, epochs=3, maxiter=7,
+                              lr=0.1, history=True, **kw)
+        alpha = np.asarray(res.history["alpha"])
+        assert res.history["nit"][-1] == 7
+        assert alpha[0] == 0.0 and np.all(alpha[1:] == 0.1), alpha

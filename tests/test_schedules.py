@@ -111,3 +111,38 @@ def test_step_decay_through_minibatch_minimize_uses_epochs():
     res = nsolve.minimize(fg, True, np.zeros(2), method="sgd", n_samples=20, batch_size=4, epochs=3, lr=0.1,
                           schedule=StepDecay(factor=0.5, every=1), check_every=1, history=True, gtol=0.0)
     np.testing.assert_allclose(res.history["alpha"][1:], [0.1 * 0.5 ** (t // 5) for t in range(15)], rtol=1e-15)
+
+
+def test_a_callable_schedule_is_only_called_at_the_steps_the_run_takes():
+    """A linear decay that turns negative after step 100 is valid for a run that converges in
+    24 steps: the run must not evaluate (and reject) it at later steps, whatever the path
+    (the compiled solvers read a precomputed table, so such a schedule runs interpreted)."""
+    def f(x):
+        return 0.5 * float(x @ x)
+
+    def g(x):
+        return x.copy()
+
+    seen = []
+
+    def sched(t):
+        seen.append(t)
+        return 1.0 - t / 100
+
+    nsolve.precompile(["sgd"])  # so that the run without a callback may take the compiled solver
+
+    for kw in ({}, {"callback": lambda xk: None}):
+        seen.clear()
+        res = nsolve.minimize(f, g, np.ones(2), method="sgd", lr=0.5, schedule=sched, gtol=1e-6, **kw)
+        assert res.success
+        assert max(seen) <= res.nit  # called at t = 0 (the check) and at the steps taken
+
+
+def test_nesterov_needs_momentum_like_torch():
+    def f(x):
+        return 0.5 * float(x @ x)
+
+    with pytest.raises(ValueError, match="method 'nesterov' needs momentum > 0"):
+        nsolve.minimize(f, lambda x: x.copy(), np.ones(2), method="nesterov", momentum=0.0)
+    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
+        nsolve.minimize(f, lambda x: x.copy(), np.ones(2), method="momentum", nesterov=True, momentum=0.0)

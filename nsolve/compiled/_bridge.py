@@ -359,6 +359,8 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
     driver returns for the same run.
     """
     D = _dispatch()
+    if D.schedule_reason(method_opts, rules.maxiter) is not None:
+        return None
     name = spec.name
     t0 = time.perf_counter()
     n = x.shape[0]

@@ -18,14 +18,15 @@ objective only every ``check_every`` steps (by default once per epoch).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from nsolve._status import CONTINUE
-from nsolve._validation import check_interval, check_nonnegative, check_positive
+from nsolve._status import CONTINUE, NOT_FINITE
+from nsolve._validation import all_finite_vector, check_interval, check_nonnegative, check_positive
 from nsolve.methods._base import MethodSpec, StepInfo
 from nsolve.schedules import BoundSchedule, make_schedule
 
@@ -131,6 +132,10 @@ def make_step(update: Callable[[FirstOrderState, Any, float, int], None]) -> Cal
     """
 
     def step(obj, state: FirstOrderState, opts, search) -> StepInfo:
+        if state.t == 0 and not state.exact and not (math.isfinite(state.f) and all_finite_vector(state.g)):
+            # the first mini-batch (evaluated by the state, not checked by the driver) is not
+            # finite: stop before stepping to a non-finite point
+            return StepInfo(NOT_FINITE, 0.0, 0.0, 0.0, False)
         t = state.t + 1
         if state.lr_factor is None:
             update(state, opts, opts.lr, t)

@@ -116,6 +116,8 @@ class NesterovOptions(FirstOrderOptions):
     def __post_init__(self):
         super().__post_init__()
         _check_momentum(self)
+        if not self.momentum > 0:  # torch raises for SGD(momentum=0, nesterov=True) too
+            raise ValueError(f"method 'nesterov' needs momentum > 0; got momentum={self.momentum}")
 
 
 @dataclass(frozen=True)
