@@ -154,6 +154,38 @@ def test_bfgs_update_skipped_on_bad_curvature():
     np.testing.assert_allclose(d, -H0 @ g_new)
 
 
+def test_bfgs_rejected_first_pair_does_not_scale_the_identity():
+    """The first-step scaling gamma = s'y / y'y comes from the pair of the first update: a pair
+    the curvature guard rejects leaves H = I (not gamma I) and d = -g."""
+    n = 2
+    H = np.eye(n)
+    x, g = np.zeros(n), np.zeros(n)
+    x_new, g_new = np.array([1.0, 0.0]), np.array([1e-12, 1.0])  # s'y = 1e-12: not safely positive
+    d = np.empty(n)
+    assert not bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), True, 1e-10)
+    np.testing.assert_array_equal(H, np.eye(n))
+    np.testing.assert_array_equal(d, -g_new)
+
+
+def test_bfgs_run_recovers_after_a_rejected_first_pair():
+    """Through minimize (backtracking: no curvature guarantee): the run used to keep H = 1e-12 I
+    from the rejected pair and crawl to maxiter; it must converge as with scale_h0=False."""
+    import nsolve
+
+    B = np.array([[1e-12, 1.0], [1.0, 0.0]])
+    q = 1e-14
+
+    def f(x):
+        return 0.5 * x @ B @ x + q * (x @ x) ** 2
+
+    def g(x):
+        return B @ x + 4 * q * (x @ x) * x
+
+    for kw in ({}, {"callback": lambda xk: None}):  # both drivers
+        res = nsolve.minimize(f, g, [0.0, 1.0], method="bfgs", line_search="backtracking", maxiter=2000, **kw)
+        assert res.success and res.nit < 200, (res.status, res.nit)
+
+
 def dense_lbfgs_direction(pairs, g):
     """-H g with H built by applying the BFGS update to gamma I for each kept pair."""
     s, y = pairs[-1]

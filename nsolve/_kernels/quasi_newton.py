@@ -94,8 +94,8 @@ def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, scale_
 
     When ``scale_identity`` is true, :math:`H_k` is taken to be the identity and first
     rescaled to :math:`\\gamma I` with :math:`\\gamma = s^T y / y^T y` (N&W eq. 6.20).
-    The update is skipped (``H`` unchanged) unless the curvature is safely positive,
-    :math:`s^T y > \\varepsilon_c \\|s\\|_2 \\|y\\|_2`.
+    The update is skipped (``H`` unchanged, not rescaled either) unless the curvature is
+    safely positive, :math:`s^T y > \\varepsilon_c \\|s\\|_2 \\|y\\|_2`.
 
     Parameters
     ----------
@@ -129,6 +129,11 @@ def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, scale_
         yy += yi * yi
         ss += si * si
     if scale_identity:
+        if not (sy > curvature_eps * np.sqrt(ss * yy)):
+            # a rejected pair does not scale H either: it stays the identity, d = -g
+            for i in range(n):
+                d[i] = -g_new[i]
+            return False
         gamma = 1.0
         if sy > 0.0 and yy > 0.0:
             gamma = sy / yy

@@ -344,6 +344,8 @@ def bridge_reason(name: str, n: int, grad, hess, hessp, callback, disp, n_sample
         return "hessp runs interpreted"
     if n > MAX_N:
         return f"n > {MAX_N} runs interpreted"
+    if name == "newton" and grad is None:
+        return "newton with finite-difference gradients runs interpreted (its Hessian's step depends on them)"
     if name == "newton" and n > MAX_N_HESSIAN:
         return f"newton with n > {MAX_N_HESSIAN} runs interpreted (the staged Hessian would double its memory)"
     if (history or rules.time_limit > 0.0) and CLOCK_ADDRESS == 0:

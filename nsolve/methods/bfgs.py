@@ -110,7 +110,7 @@ def step(obj, state: BFGSState, opts: BFGSOptions, search) -> StepInfo:
         state.H, state.x, state.x_new, state.g, state.g_new, state.d,
         w[0], w[1], w[2], w[3], state.fresh and opts.scale_h0, opts.curvature_eps,
     )
-    state.fresh = False
+    state.fresh = False  # (a rejected first pair leaves H = I, unscaled, for the rest of the run)
     return accept_step(state, f_new, alpha)
 
 
