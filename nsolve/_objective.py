@@ -422,7 +422,11 @@ class Objective:
         return f0, g0
 
     def _check_grad_shape(self, gv) -> None:
-        if np.iscomplexobj(gv):
+        try:
+            is_complex = np.iscomplexobj(gv)
+        except (TypeError, ValueError):  # ragged: reported below
+            is_complex = False
+        if is_complex:
             raise TypeError(f"grad must return an array of real numbers; got a complex {type(gv).__name__} at x0")
         try:
             arr = np.asarray(gv, dtype=np.float64)
