@@ -179,11 +179,11 @@ def schedule_reason(opts, maxiter: int) -> str | None:
     run may never take, so it runs interpreted, called step by step; so does a schedule with
     more than :data:`MAX_SCHEDULED_STEPS` steps, whose table would cost more than the run.
     """
+    sched = getattr(opts, "schedule", None)
+    if sched is None:  # (before the import: this runs on every compiled call)
+        return None
     from nsolve.schedules import BoundSchedule, Lambda
 
-    sched = getattr(opts, "schedule", None)
-    if sched is None:
-        return None
     base = sched.schedule if isinstance(sched, BoundSchedule) else sched
     if isinstance(base, Lambda):
         return "a callable schedule runs interpreted (called at the steps the run takes)"
