@@ -203,6 +203,37 @@ def test_fixed_step_runs_keep_the_best_point_like_the_interpreted_path(method):
     assert res.fun == min(res.history["f"])
 
 
+@numba.njit(cache=True)
+def rosen_noisy_grad(x):
+    """The 2-D Rosenbrock gradient plus a deterministic wobble of 3e-5: near the minimum it
+    disagrees with f, as a finite-difference gradient does at its noise floor."""
+    t = x[1] - x[0] ** 2
+    e = 3e-5 * np.sin(1e7 * x[0] + 3e7 * x[1])
+    return np.array([-400.0 * t * x[0] - 2.0 * (1.0 - x[0]) + e, 200.0 * t - e])
+
+
+def test_two_budget_exhausted_searches_in_a_row_fail_like_the_interpreted_path():
+    """A second search in a row that runs out of evaluations counts as a failure (reset, then
+    LINE_SEARCH_FAILED): the compiled solver follows the interpreted rule to the last bit."""
+    from nsolve._status import LS_MAXEVAL
+    from nsolve.methods import _quasi_newton as qn
+
+    kw = {"method": "lbfgs", "gtol": 1e-7}
+    seen = []
+    outcome_of = qn.search_outcome
+
+    def counting(ls_status, fresh, spent):
+        seen.append(ls_status == LS_MAXEVAL and spent)
+        return outcome_of(ls_status, fresh, spent)
+
+    with mock.patch.object(qn, "search_outcome", counting):
+        ref = _interpreted(rosen, rosen_noisy_grad, X0[:2], **kw)
+    assert any(seen), "the run must meet two budget-exhausted searches in a row"
+    assert ref.status == Status.LINE_SEARCH_FAILED
+    res = _compiled(rosen, rosen_noisy_grad, X0[:2], **kw)
+    assert_same_run(res, ref)
+
+
 def test_memoized_configurations_never_mix_runs_with_different_options():
     """The option memos (by value in ``_configure``, by identity in ``packed_options``) and the
     shared no-history buffer: runs alternating between option sets each give their own result,

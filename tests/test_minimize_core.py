@@ -369,6 +369,26 @@ def test_hessian_of_a_finite_difference_gradient_takes_a_larger_step(scheme):
     assert exact.hess_rel_step == np.sqrt(np.finfo(float).eps)
 
 
+def test_search_outcome_accepts_one_budget_exhausted_search_not_two():
+    from nsolve._status import CONTINUE, LINE_SEARCH_FAILED, LS_MAXEVAL, LS_OK
+    from nsolve.methods._quasi_newton import RESET_AND_RETRY, search_outcome
+
+    assert search_outcome(LS_MAXEVAL, False, False) == CONTINUE
+    assert search_outcome(LS_MAXEVAL, False, True) == RESET_AND_RETRY
+    assert search_outcome(LS_MAXEVAL, True, True) == LINE_SEARCH_FAILED
+    assert search_outcome(LS_OK, False, True) == CONTINUE
+
+
+def test_newton_with_difference_gradients_does_not_crawl_at_the_noise_floor():
+    """From (30, -20) the forward-difference gradient's error reaches gtol's size near the
+    minimum: every search there ran out of budget and Newton accepted the same tiny step
+    again and again (3000 iterations, 2e5 evaluations, maxiter). Two exhausted searches in a
+    row now count as a failure (reset to -g, retry), and the run converges."""
+    res = nsolve.minimize(rosen, None, [30.0, -20.0], method="newton", maxiter=3000)
+    assert res.success and res.nit < 300 and res.nfev < 5000, (res.status, res.nit, res.nfev)
+    assert res.fun < 1e-10
+
+
 def test_newton_with_fd_hessian_and_indefinite_start():
     # at (0, 1) the Rosenbrock Hessian is indefinite
     res = nsolve.minimize(rosen, rosen_der, [0.0, 1.0], method="newton")

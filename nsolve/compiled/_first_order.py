@@ -212,7 +212,7 @@ def gd_step(ev, it, mem, fo, io):
     alpha0 = learning_rate(it.ic[T], fo, io, mem)
     neg_into(it.d, g_of(it))
     alpha, f_new, ls_status, _ = line_search(ev, it, alpha0, fo, io, x_new_of(it), g_new_of(it))
-    outcome = search_outcome(ls_status, True)
+    outcome = search_outcome(ls_status, True, False)
     if outcome != CONTINUE:
         return outcome, alpha, 0.0, 0.0
     it.ic[T] += 1

@@ -33,7 +33,7 @@ from nsolve._kernels.quasi_newton import (
     lbfgs_update_direction_inplace,
 )
 from nsolve._kernels.vector import all_finite, dot, neg_into
-from nsolve._status import CONTINUE, NOT_FINITE
+from nsolve._status import CONTINUE, LS_MAXEVAL, NOT_FINITE
 from nsolve.compiled._cache import inner
 from nsolve.compiled._evaluator import ERR, hessian_into
 from nsolve.compiled._layout import (
@@ -48,7 +48,7 @@ from nsolve.compiled._layout import (
     START_H_NOT_FINITE,
 )
 from nsolve.compiled._shared import SHARED  # noqa: F401 - makes the shared rules callable here
-from nsolve.compiled._state import F_PREV, FRESH, F, accept_step, g_new_of, g_of, x_new_of, x_of
+from nsolve.compiled._state import F_PREV, FRESH, SPENT, F, accept_step, g_new_of, g_of, x_new_of, x_of
 from nsolve.linesearch import backtracking, fixed_step, strong_wolfe
 from nsolve.methods._quasi_newton import (
     RESET_AND_RETRY,
@@ -94,8 +94,9 @@ def search_with_reset(ev, it, mem, alpha0, reset, trial, fo, io):
     while True:
         x_new, g_new = trial(it, mem)
         alpha, f_new, ls_status, _ = line_search(ev, it, alpha0, fo, io, x_new, g_new)
-        outcome = search_outcome(ls_status, it.ic[FRESH] != 0)
+        outcome = search_outcome(ls_status, it.ic[FRESH] != 0, it.ic[SPENT] != 0)
         if outcome == CONTINUE:
+            it.ic[SPENT] = 1 if ls_status == LS_MAXEVAL else 0
             return alpha, f_new, CONTINUE
         if outcome != RESET_AND_RETRY:
             return alpha, it.sc[F], outcome

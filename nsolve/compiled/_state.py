@@ -2,7 +2,7 @@
 
 An :class:`Iterate` is a named tuple of unmanaged buffers (:mod:`nsolve.compiled._memory`),
 so passing it costs no reference counting.  Its mutable scalars live in two small arrays:
-``sc = [f, f_prev]`` and ``ic = [parity, fresh, t]``.  The current point and the trial point
+``sc = [f, f_prev]`` and ``ic = [parity, fresh, t, spent]``.  The current point and the trial point
 are the two rows of ``X`` (and of ``G`` for their gradients); accepting a step flips
 ``parity`` instead of copying, as the interpreted ``accept_step`` swaps its buffers.
 ``f_prev`` is NaN until the first accepted step (the interpreted state's ``None``).
@@ -29,12 +29,13 @@ F_PREV = 1
 PARITY = 0
 FRESH = 1
 T = 2
+SPENT = 3
 
 
 @inner
 def iterate_owners(n):
-    """The arrays an :class:`Iterate` views: float64 ``(8n + 2,)`` and int64 ``(3,)``."""
-    return np.empty(8 * n + 2), np.zeros(3, dtype=np.int64)
+    """The arrays an :class:`Iterate` views: float64 ``(8n + 2,)`` and int64 ``(4,)``."""
+    return np.empty(8 * n + 2), np.zeros(4, dtype=np.int64)
 
 
 @inner
@@ -74,6 +75,7 @@ def start(it, f0):
     it.sc[F_PREV] = np.nan
     it.ic[FRESH] = 1
     it.ic[T] = 0
+    it.ic[SPENT] = 0
 
 
 @inner(inline=True)

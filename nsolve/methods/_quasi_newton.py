@@ -61,14 +61,20 @@ def needs_reset(fresh, g, d) -> bool:
     return not fresh and not dot(g, d) < 0.0
 
 
-def search_outcome(ls_status, fresh) -> int:
+def search_outcome(ls_status, fresh, spent) -> int:
     """What a line-search status means for the step (Numba-compilable).
 
-    Returns ``CONTINUE`` (accept the point found: ``LS_OK`` or ``LS_MAXEVAL``),
+    Returns ``CONTINUE`` (accept the point found: ``LS_OK``, or ``LS_MAXEVAL``, the best
+    point with sufficient decrease when the evaluation budget ran out),
     :data:`RESET_AND_RETRY` (failure along a non-fresh direction), or the run's stop status
     (failure along a fresh direction: ``NOT_FINITE`` or ``LINE_SEARCH_FAILED``).
+
+    ``spent``: the previous step's search also ran out of budget.  A second ``LS_MAXEVAL``
+    in a row counts as a failure: the curvature condition cannot be met along these
+    directions (a gradient that disagrees with f, as a finite-difference one at its noise
+    floor), and accepting such steps again and again crawled for thousands of iterations.
     """
-    if ls_status == LS_OK or ls_status == LS_MAXEVAL:
+    if ls_status == LS_OK or (ls_status == LS_MAXEVAL and not spent):
         return CONTINUE
     if fresh:
         return NOT_FINITE if ls_status == LS_NOT_FINITE else LINE_SEARCH_FAILED
@@ -78,8 +84,9 @@ def search_outcome(ls_status, fresh) -> int:
 def search_with_reset(obj, state, search, alpha0, reset):
     """Line search along ``state.d``; on failure along a non-fresh direction, reset and retry.
 
-    ``state`` has ``x, f, g, d, x_new, g_new`` and a boolean ``fresh`` (True when ``d`` is
-    the steepest-descent direction of a reset method).  ``reset(state)`` sets ``d = -g`` and
+    ``state`` has ``x, f, g, d, x_new, g_new``, a boolean ``fresh`` (True when ``d`` is
+    the steepest-descent direction of a reset method) and a boolean ``spent`` (the last
+    accepted step's search ran out of budget; see :func:`search_outcome`).  ``reset(state)`` sets ``d = -g`` and
     ``fresh = True``.
 
     Returns
@@ -95,8 +102,9 @@ def search_with_reset(obj, state, search, alpha0, reset):
         alpha, f_new, ls_status, _ = search(
             obj.fun, obj.fg, state.x, state.d, state.f, state.g, alpha0, state.x_new, state.g_new
         )
-        outcome = search_outcome(ls_status, state.fresh)
+        outcome = search_outcome(ls_status, state.fresh, state.spent)
         if outcome == CONTINUE:
+            state.spent = ls_status == LS_MAXEVAL
             return alpha, f_new, CONTINUE
         if outcome != RESET_AND_RETRY:
             return alpha, state.f, outcome

@@ -86,6 +86,7 @@ class BFGSState:
         self.g_new = np.empty(n)
         self.work = np.empty((4, n))
         self.fresh = True  # H is exactly I (not yet scaled or updated) and d = -g
+        self.spent = False  # the last search ran out of budget (search_outcome)
         self.f_prev = None
 
 

@@ -81,6 +81,7 @@ class LBFGSState:
         self.gram, self.work, self.ring, self.count_m = lbfgs_workspace(n, m)
         self.update = lbfgs_kernel(self.count_m)  # the vector or the Gram form, by the history's size
         self.fresh = True
+        self.spent = False  # the last search ran out of budget (search_outcome)
         self.f_prev = None
         self.point_trial_at_free_row()
 

@@ -51,6 +51,7 @@ class NewtonState:
         self.g_new = np.empty(n)
         self.H = H0
         self.fresh = False
+        self.spent = False  # the last search ran out of budget (search_outcome)
         self.f_prev = None
         self.tau = 0.0
 

@@ -61,6 +61,7 @@ class NewtonCGState:
         self.p = np.empty(n)
         self.Hp = np.empty(n)
         self.fresh = False
+        self.spent = False  # the last search ran out of budget (search_outcome)
         self.f_prev = None
         self.cg_iters = 0
 
