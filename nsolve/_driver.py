@@ -156,7 +156,8 @@ def run(spec, opts, obj, x0, *, search, rules: StopRules, callback=None, history
     g_full = None
     f_checked = f0
     checked_nit = 0
-    inexact = False
+    # a mini-batch run holds a batch estimate at x0 (the first step's): not a result
+    inexact = minibatch
     batch_sum = 0.0
     batch_count = 0
     # The no-progress and divergence tests.
@@ -242,6 +243,8 @@ def run(spec, opts, obj, x0, *, search, rules: StopRules, callback=None, history
             if hist is not None:
                 epoch_extra = (nit / obj.steps_per_epoch, batch_sum / max(batch_count, 1)) if minibatch else ()
                 hist.add(nit, f, gnorm, info.alpha, obj, time.perf_counter() - t0, *epoch_extra)  # the last step's
+            if disp:
+                _print_row(nit, f, gnorm, info.alpha, obj)
     if monotone or (not inexact and status != NOT_FINITE and state.f <= best_f):
         x, fun, jac = state.x, state.f, state.g
     else:

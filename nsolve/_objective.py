@@ -268,6 +268,14 @@ class Objective:
             del xc  # the copy is free for the next call once the user is done with it
             self._store_grad(gv, g_out)
 
+    def _difference_gradient(self, x: np.ndarray, g_out: np.ndarray) -> None:
+        """The gradient at a point of a Hessian difference: the gradient alone (``njev``),
+        unless it is itself a difference of f, which needs f there too."""
+        if self.fd_gradient:
+            self.fg(x, g_out)
+        else:
+            self.gradient_into(x, g_out, math.nan)
+
     def grad(self, x: np.ndarray) -> np.ndarray:
         """A fresh gradient array at x."""
         g = np.empty(self.n)
@@ -317,7 +325,7 @@ class Objective:
         gt = np.empty(n)
         for j in range(n):
             xt[j] = x[j] + h[j]
-            self.fg(xt, gt)
+            self._difference_gradient(xt, gt)
             H[:, j] = gt
             xt[j] = x[j]
         fd_hessian_symmetrize_inplace(H, g_x, h)
@@ -345,7 +353,7 @@ class Objective:
             out[:] = 0.0
             return
         h = math.sqrt(_EPS) * (1.0 + norm2(x)) / pn
-        self.fg(x + h * p, out)
+        self._difference_gradient(x + h * p, out)
         out -= g_x
         out /= h
 

@@ -263,6 +263,10 @@ def _xy():
         (lambda X, y: ((X, y), {"C": 0.0}, {}), ValueError, "C must be > 0"),
         (lambda X, y: ((X, y), {"C": -2}, {}), ValueError, "C must be > 0"),
         (lambda X, y: ((X, y), {"C": 1e-310}, {}), ValueError, "1/C is finite"),  # 1/C overflows
+        (lambda X, y: ((X, y), {"method": "adam", "options": {"batch_size": True}}, {}), TypeError,
+         "batch_size must be an integer; got bool"),
+        (lambda X, y: ((X, y), {"method": "adam", "options": {"batch_size": 32.5}}, {}), TypeError,
+         "batch_size must be an integer; got float"),
         (lambda X, y: ((X, y), {"tol": 0.0}, {}), ValueError, "tol must be > 0"),
         (lambda X, y: ((X, y), {"method": "simplex"}, {}), ValueError, "unknown method 'simplex'"),
         (lambda X, y: ((X, y), {"max_iter": -1}, {}), ValueError, "max_iter must be"),

@@ -390,3 +390,37 @@ def test_history_alpha_of_the_final_exact_row_is_the_last_learning_rate():
         alpha = np.asarray(res.history["alpha"])
         assert res.history["nit"][-1] == 7
         assert alpha[0] == 0.0 and np.all(alpha[1:] == 0.1), alpha
+
+
+def _least_squares_on_rows():
+    rng = np.random.default_rng(0)
+    n = 200
+    X = rng.normal(size=(n, 5))
+    y = rng.normal(size=n)
+
+    def fg(w, idx):
+        r = X[idx] @ w - y[idx]
+        return 0.5 * np.mean(r * r), X[idx].T @ r / len(idx)
+
+    return fg, n
+
+
+@pytest.mark.parametrize("limit", [{"maxiter": 0}, {"maxfev": 1}])
+def test_a_mini_batch_run_stopped_before_its_first_step_returns_the_exact_start(limit):
+    """The state holds the first step's batch estimate at x0; a run stopped before that step
+    returns the exact value and gradient at x0, not the batch ones."""
+    fg, n = _least_squares_on_rows()
+    res = nsolve.minimize(fg, True, np.zeros(5), method="adam", n_samples=n, batch_size=10, epochs=3, **limit)
+    f_full, g_full = fg(np.zeros(5), np.arange(n))
+    assert res.nit == 0
+    assert res.fun == f_full
+    np.testing.assert_allclose(res.jac, g_full, rtol=1e-15, atol=0)
+
+
+def test_disp_prints_the_final_exact_row_of_a_mini_batch_run(capsys):
+    fg, n = _least_squares_on_rows()
+    res = nsolve.minimize(fg, True, np.zeros(5), method="adam", n_samples=n, batch_size=8, maxiter=10,
+                          history=True, disp=True)
+    out = capsys.readouterr().out
+    printed = [int(line.split()[0]) for line in out.splitlines() if line.strip() and line.split()[0].isdigit()]
+    assert printed == list(res.history["nit"])  # every history row is printed, the last one included

@@ -389,6 +389,30 @@ def test_newton_with_difference_gradients_does_not_crawl_at_the_noise_floor():
     assert res.fun < 1e-10
 
 
+def test_difference_hessians_evaluate_the_gradient_alone():
+    """Newton's difference Hessian and Newton-CG's difference products need gradients only:
+    f is called at the iterates and trial points, never at the difference points."""
+    A = np.diag([1.0, 2.0, 3.0, 4.0, 5.0])
+    calls = {"f": 0, "g": 0}
+
+    def f(x):
+        calls["f"] += 1
+        return 0.5 * x @ A @ x
+
+    def g(x):
+        calls["g"] += 1
+        return A @ x
+
+    for kw in ({}, {"callback": lambda xk: None}):
+        calls.update(f=0, g=0)
+        res = nsolve.minimize(f, g, np.ones(5), method="newton", **kw)
+        assert res.nit == 1 and res.nfev == calls["f"] == 2  # x0 and the full Newton step
+        assert res.njev == calls["g"] == 2 + 5  # x0, the step, and one per Hessian column
+    calls.update(f=0, g=0)
+    res = nsolve.minimize(f, g, np.ones(5), method="newton-cg")
+    assert res.success and res.nfev == calls["f"] == res.nit + 1
+
+
 def test_newton_with_fd_hessian_and_indefinite_start():
     # at (0, 1) the Rosenbrock Hessian is indefinite
     res = nsolve.minimize(rosen, rosen_der, [0.0, 1.0], method="newton")

@@ -217,6 +217,18 @@ def test_starts_failing_in_f_grad_or_hess_report_the_same_on_both_paths(method):
     np.testing.assert_array_equal(compiled.njev[[1, 2]], [0, 1])  # the gradient only where f was finite
 
 
+def test_multistart_takes_a_list_as_the_one_shared_args_vector():
+    def f(x, a):
+        return (x[0] - a[0]) ** 2 + a[1]
+
+    def g(x, a):
+        return np.array([2.0 * (x[0] - a[0])])
+
+    res = nsolve.multistart(f, g, np.zeros((3, 1)), args=[1.5, 2.0])
+    np.testing.assert_allclose(res.x, [1.5], atol=1e-8)
+    assert res.fun == pytest.approx(2.0) and res.n_starts == 3
+
+
 def test_python_functions_run_one_after_the_other_with_the_same_answers():
     X0 = _starts(4)
     compiled = nsolve.minimize_many(rosen, rosen_grad, X0, method="bfgs")

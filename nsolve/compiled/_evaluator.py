@@ -308,8 +308,8 @@ def gradient_into(ev, x, g_out):
 def _fd_hessian_into(ev, x, g, H_out):
     """Forward differences of the gradient, the rule of ``Objective.hess`` without ``hess``.
 
-    Column j is the gradient at :math:`x + h_j e_j` (one counted ``fg`` each, as the
-    interpreted wrapper counts), then :math:`H = (D + D^T)/2` with
+    Column j is the gradient at :math:`x + h_j e_j` (one counted gradient each, as the
+    interpreted wrapper counts; f is not evaluated there), then :math:`H = (D + D^T)/2` with
     :math:`D_{ij} = (\\nabla_i f(x + h_j e_j) - g_i) / h_j`.
     """
     n = x.shape[0]
@@ -321,7 +321,7 @@ def _fd_hessian_into(ev, x, g, H_out):
         xt[i] = x[i]
     for j in range(n):
         xt[j] = x[j] + h[j]
-        fg(ev, xt, gt)
+        gradient_into(ev, xt, gt)
         for i in range(n):
             H_out[i, j] = gt[i]
         xt[j] = x[j]

@@ -330,9 +330,13 @@ def multistart(
     (-1.036, 9)
     """
     if args is not None:
-        a = np.asarray(args)
-        if a.ndim != 1:
-            raise ValueError(f"multistart: args must be one 1-D vector shared by every start; got shape {a.shape}")
+        try:
+            args = np.asarray(args, dtype=np.float64)  # a list is the one vector too
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"multistart: args must be one 1-D vector of real numbers shared by every start: {exc}"
+                            ) from None
+        if args.ndim != 1:
+            raise ValueError(f"multistart: args must be one 1-D vector shared by every start; got shape {args.shape}")
     res = minimize_many(f, grad, X0, args=args, method=method, hess=hess, threads=threads, options=options,
                         **kwargs)
     fun = res.fun

@@ -40,7 +40,7 @@ import warnings
 import numpy as np
 import scipy.sparse as _sp
 
-from nsolve._validation import all_finite_array, check_positive
+from nsolve._validation import all_finite_array, check_int, check_positive
 from nsolve.models.logistic import LogisticObjective, check_regularization, logistic_objective
 
 __all__ = ["LogisticRegression"]
@@ -338,7 +338,8 @@ class LogisticRegression:
         if self.options:
             opts.update(self.options)
         if spec.minibatch and opts.get("batch_size") is not None:
-            opts["batch_size"] = min(int(opts["batch_size"]), obj.n_samples)
+            # validated under its own name first (int() would take True, 32.5 or "64")
+            opts["batch_size"] = min(check_int(opts["batch_size"], "batch_size", minimum=1), obj.n_samples)
         res = minimize(f, grad, x0, method=method, disp=bool(self.verbose), **kwargs, **opts)
 
         self.classes_ = obj.classes_
