@@ -83,12 +83,12 @@ class _OnAllSamples:
 
 
 class NotFiniteAtStart(ValueError):
-    """A user function returned inf or NaN at ``x0``: the ValueError that names it, with the
-    evaluations counted so far (``nfev``, ``njev``, ``nhev``), which
+    """The user function ``name`` returned inf or NaN at ``x0``: the ValueError that names it,
+    with the evaluations counted so far (``nfev``, ``njev``, ``nhev``), which
     :func:`nsolve.minimize_many` reports for such a problem."""
 
-    def __init__(self, message: str, nfev: int, njev: int, nhev: int):
-        super().__init__(message)
+    def __init__(self, name: str, nfev: int, njev: int, nhev: int, got: str = "it returned inf or NaN"):
+        super().__init__(f"{name} must be finite at x0; {got}")
         self.nfev, self.njev, self.nhev = int(nfev), int(njev), int(nhev)
 
 
@@ -204,6 +204,10 @@ class Objective:
             return buf
         buf = self._spare = x.copy()
         return buf
+
+    def counts(self) -> tuple[int, int, int]:
+        """``(nfev, njev, nhev)`` so far."""
+        return self.nfev, self.njev, self.nhev
 
     def release(self) -> None:
         """Drop the arrays kept between evaluations (the run is over; its peak memory stays that
@@ -411,7 +415,7 @@ class Objective:
             raise TypeError(f"f must return a real scalar; got {type(fv).__name__} at x0")
         f0 = self._value(fv)
         if not math.isfinite(f0):
-            raise NotFiniteAtStart(f"f must be finite at x0; got {f0}", self.nfev, self.njev, self.nhev)
+            raise NotFiniteAtStart("f", *self.counts(), got=f"got {f0}")
         if gv is None and self.fd_gradient:
             g0 = np.empty(n)
             self._fd_gradient(x0, g0, f0)
@@ -426,7 +430,7 @@ class Objective:
                 g0 = np.empty(n)
                 self._store_grad(gv, g0)
         if not all_finite_vector(g0):
-            raise NotFiniteAtStart("grad must be finite at x0; it returned inf or NaN", self.nfev, self.njev, self.nhev)
+            raise NotFiniteAtStart("grad", *self.counts())
         return f0, g0
 
     def _check_grad_shape(self, gv) -> None:

@@ -119,7 +119,7 @@ def step(obj, state: NewtonCGState, opts: NewtonCGOptions, search) -> StepInfo:
     if not finite:
         if state.f_prev is None and (obj.has_hessp or obj.has_hess):  # at x0: the user's function
             name = "hessp" if obj.has_hessp else "hess"
-            raise NotFiniteAtStart(f"{name} must be finite at x0; it returned inf or NaN", obj.nfev, obj.njev, obj.nhev)
+            raise NotFiniteAtStart(name, *obj.counts())
         return StepInfo(NOT_FINITE, 0.0, 0.0, 0.0)
     alpha0 = first_step_length(state.g, state.d) if state.fresh else 1.0
     alpha, f_new, status = search_with_reset(obj, state, search, alpha0, _reset)
