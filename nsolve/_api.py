@@ -24,6 +24,7 @@ from nsolve._validation import (
     check_nonnegative,
     check_positive,
     check_real,
+    check_storage,
 )
 from nsolve.compiled._bridge import bridge_reason, minimize_bridged
 from nsolve.linesearch import make_line_search
@@ -167,6 +168,8 @@ def _configure(method, n: int, opts: dict):
     method_opts = spec.options(**{k: merged[k] for k in spec.option_names()})
     if spec.configure is not None:
         method_opts = spec.configure(method_opts, steps_per_epoch, rules.maxiter)
+    if spec.storage is not None:
+        check_storage(spec.name, n, *spec.storage(n, method_opts))
     search = None
     if spec.line_search is not None:
         given = [k for k in LINE_SEARCH_OPTIONS if opts.get(k) is not None]

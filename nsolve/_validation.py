@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -146,3 +147,32 @@ def check_choice(value, name: str, choices) -> str:
         valid = ", ".join(repr(c) for c in choices)
         raise ValueError(f"unknown {name} {value!r}; valid choices: {valid}")
     return value
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _bytes_text(b: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if b < 1024 or unit == "TiB":
+            return f"{b:.3g} {unit}"
+        b /= 1024
+    return f"{b:.3g} TiB"  # pragma: no cover
+
+
+def check_storage(method: str, n: int, doubles: int, what: str, advice: str) -> None:
+    """Raise :class:`MemoryError` naming the method, n and the cause when ``doubles`` float64
+    would exceed the machine's physical memory (a dense method at a large n, a history of too
+    many pairs); the allocation's own error names none of them."""
+    need = 8 * doubles
+    have = physical_memory()
+    if have is not None and need > have:
+        raise MemoryError(
+            f"method {method!r} at n = {n} needs {_bytes_text(need)} for {what}, more than this "
+            f"machine's memory ({_bytes_text(have)}); {advice}"
+        )

@@ -197,3 +197,30 @@ def test_a_callback_returning_numpy_true_stops_the_run():
     assert res.status == nsolve.Status.CALLBACK and res.nit == 1
     res = nsolve.minimize(rosen, rosen_der, X0, method="bfgs", callback=lambda x: np.bool_(False))
     assert res.success
+
+
+def test_storage_beyond_the_machines_memory_names_the_method_and_the_cause(monkeypatch):
+    # the machine's memory, made small so that the check is exercised without a huge n
+    import nsolve._validation as validation
+
+    monkeypatch.setattr(validation, "physical_memory", lambda: 1 << 20)  # 1 MiB
+
+    def f(x):
+        return float(x @ x)
+
+    def g(x):
+        return 2.0 * x
+
+    # n x n doubles at n = 401: 1.23 MiB > 1 MiB
+    with pytest.raises(MemoryError, match=r"method 'bfgs' at n = 401 needs 1.23 MiB for its n x n inverse-Hessian"):
+        nsolve.minimize(f, g, np.ones(401), method="bfgs")
+    with pytest.raises(MemoryError, match=r"method 'newton' at n = 401 .* use method='newton-cg'"):
+        nsolve.minimize(f, g, np.ones(401), method="newton", hess=lambda x: 2.0 * np.eye(401))
+    # 2 (m + 1) n doubles: m = 100 at n = 700 needs 1.08 MiB; m = 10 fits
+    with pytest.raises(MemoryError, match=r"history of m = 100 pairs .* reduce m"):
+        nsolve.minimize(f, g, np.ones(700), method="lbfgs", m=100)
+    assert nsolve.minimize(f, g, np.ones(700), method="lbfgs", m=10).success
+    # O(n) methods are not checked
+    assert nsolve.minimize(f, g, np.ones(401), method="newton-cg").success
+    monkeypatch.setattr(validation, "physical_memory", lambda: None)  # an OS that does not say
+    assert nsolve.minimize(f, g, np.ones(402), method="bfgs").success

@@ -54,6 +54,10 @@ class MethodSpec:
         measures the step itself when the xtol test is on).
     configure : ``(opts, steps_per_epoch, max_steps) -> opts``, called once before the run
         for options that depend on the run's length (learning-rate schedules), or None.
+    storage : ``(n, opts) -> (doubles, what, advice)``: the method's storage beyond a few
+        n-vectors (an n x n matrix, a history of pairs), what it is and what to do when it
+        does not fit; checked against the machine's memory before the run
+        (:func:`nsolve._validation.check_storage`).  None: O(n).
     """
 
     name: str
@@ -70,6 +74,7 @@ class MethodSpec:
     minibatch: bool = False
     reports_step: bool = True
     configure: Callable[..., Any] | None = None
+    storage: Callable[[int, Any], tuple[int, str, str]] | None = None
 
     def option_names(self) -> tuple[str, ...]:
         return _option_names(self.options)

@@ -129,4 +129,6 @@ SPEC = MethodSpec(
     step=step,
     finalize=finalize,
     reference="Nocedal & Wright (2006), Numerical Optimization, Alg. 6.1",
+    storage=lambda n, opts: (n * n, "its n x n inverse-Hessian approximation",
+                             "use method='lbfgs' or 'newton-cg' for large n"),
 )

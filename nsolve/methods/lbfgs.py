@@ -129,4 +129,6 @@ SPEC = MethodSpec(
     step=step,
     default_maxiter=lambda n: 15000,
     reference="Liu & Nocedal (1989); Nocedal & Wright (2006), Alg. 7.4-7.5",
+    storage=lambda n, opts: (2 * (opts.m + 1) * n, f"its history of m = {opts.m} pairs (2 (m + 1) n doubles)",
+                             "reduce m"),
 )

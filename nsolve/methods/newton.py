@@ -90,4 +90,6 @@ SPEC = MethodSpec(
     step=step,
     uses_hessian=True,
     reference="Nocedal & Wright (2006), sec. 3.4, Alg. 3.3",
+    storage=lambda n, opts: (2 * n * n, "the n x n Hessian and its Cholesky factor",
+                             "use method='newton-cg' (Hessian-vector products) or 'lbfgs' for large n"),
 )
