@@ -543,3 +543,18 @@ def test_function_addresses_are_memoized_per_signature():
     a1 = function_addresses(rosen, "f", False)
     assert function_addresses(rosen, "f", False) == a1
     assert all(isinstance(v, int) and v > 0 for v in a1)
+
+
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs"])
+@pytest.mark.parametrize("search", ["strong-wolfe", "backtracking"])
+def test_steps_below_rounding_match_the_interpreted_path(method, search):
+    # 1e-30 x^2 from x = 1: the first trial steps leave x unchanged (strong Wolfe grows them
+    # without evaluating; backtracking gives up); both paths share the searches' code
+    a = np.array([1e-30])
+    kw = {"method": method, "args": (a,), "gtol": 1e-40, "line_search": search}
+    ref = _interpreted(quad, quad_grad, np.array([1.0]), **kw)
+    res = _compiled(quad, quad_grad, np.array([1.0]), **kw)
+    assert (res.nit, res.nfev, res.status) == (ref.nit, ref.nfev, ref.status)
+    assert res.x[0] == ref.x[0]
+    if search == "strong-wolfe":
+        assert res.success and abs(res.x[0]) < 1e-6

@@ -17,7 +17,8 @@ import scipy.optimize as so
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nsolve._status import LS_MAXEVAL, LS_NO_DECREASE, LS_NOT_DESCENT, LS_NOT_FINITE, LS_OK
+import nsolve
+from nsolve._status import LS_MAXEVAL, LS_NO_DECREASE, LS_NOT_DESCENT, LS_NOT_FINITE, LS_OK, Status
 from nsolve.linesearch import (
     SEARCHES,
     Backtracking,
@@ -731,7 +732,7 @@ def test_objects_bind_parameters():
     bt = Backtracking(shrink=0.3)
     assert bt(prob.fun, prob.fg, x, d, f0, g0, 1.0, x_new, g_new) == run_bt(prob, x, d, f0, g0, shrink=0.3)[0]
     assert FixedStep()(prob.fun, prob.fg, x, d, f0, g0, 1e-3, x_new, g_new)[2] == LS_OK
-    assert sw.params == (1e-4, 0.1, 1e10, 20) and bt.params == (1e-4, 0.3, 30) and FixedStep().params == ()
+    assert sw.params == (1e-4, 0.1, 1e100, 20) and bt.params == (1e-4, 0.3, 30) and FixedStep().params == ()
     assert StrongWolfe.function is strong_wolfe and Backtracking.function is backtracking
     with pytest.raises(dataclasses_frozen_error()):
         sw.c1 = 0.5
@@ -819,3 +820,66 @@ def test_inconsistent_gradient_no_decrease():
     check_outputs(prob, x, d, f0, g0, out, x_new, g_new)
     out, x_new, g_new = run_bt(prob, x, d, f0, g0, max_evals=15)
     assert out == (0.0, f0, LS_NO_DECREASE, 15)
+
+
+# --------------------------------------------------------------- steps below rounding
+
+
+@pytest.mark.parametrize("scale", [1e-18, 1e-30, 1e-50])
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs"])
+def test_objectives_of_tiny_magnitude_converge_like_scipy(method, scale):
+    # scale (x - 1)^2 from x = -1 (scipy's test_initial_step_scaling): the first trial step,
+    # 4 scale, leaves x unchanged; the search must grow it rather than give up at x0
+    def f(x):
+        return scale * (x[0] - 1.0) ** 2
+
+    def g(x):
+        return np.array([2.0 * scale * (x[0] - 1.0)])
+
+    ref = so.minimize(f, [-1.0], jac=g, method="BFGS", options={"gtol": scale * 1e-8})
+    res = nsolve.minimize(f, g, [-1.0], method=method, gtol=scale * 1e-8)
+    assert ref.success and abs(ref.x[0] - 1.0) < 1e-6
+    assert res.success and abs(res.x[0] - 1.0) < 1e-6
+    # trials that leave x unchanged are not evaluated (scipy's wrapper does not repeat an x)
+    assert res.nfev <= 2 * ref.nfev
+
+
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs", "gd"])
+def test_backtracking_only_accepts_steps_that_lower_f(method):
+    # An ill-conditioned quadratic run with gtol = 0 reaches its precision floor, where
+    # c1 alpha phi'(0) rounds away against f: a step that leaves f unchanged must not pass
+    # (it did, and the runs spent their whole budget at the floor: 10^5 iterations, 10^6
+    # evaluations).
+    rng = np.random.default_rng(0)
+    d = np.logspace(0, 6, 50)
+    b = rng.standard_normal(50)
+    f_star = -0.5 * b @ (b / d)
+    res = nsolve.minimize(lambda x: 0.5 * x @ (d * x) - b @ x, lambda x: d * x - b, np.zeros(50), method=method,
+                          line_search="backtracking", gtol=0.0, maxiter=20000, history=True)
+    fs = res.history["f"]
+    assert np.all(np.diff(fs) < 0.0)  # every accepted step lowered f
+    if method != "gd":  # gd is still far from the floor after 20000 steps
+        assert res.status == Status.LINE_SEARCH_FAILED and res.nit < 20000
+        assert res.fun - f_star <= 1e-12 * abs(f_star)
+
+
+def test_searches_do_not_evaluate_trials_that_leave_x_unchanged():
+    prob = rosenbrock()
+    x, d, f0, g0 = setup(prob, [-1.2, 1.0], np.zeros(2))
+    d = -g0 * 1e-40  # every step up to 1e20 leaves x unchanged
+    x_new = np.empty(2)
+    g_new = np.empty(2)
+    # backtracking from 1: nothing moves, nothing is evaluated
+    a, f, status, n = Backtracking()(prob.fun, prob.fg, x, d, f0, g0, 1.0, x_new, g_new)
+    assert (a, f, status, n) == (0.0, f0, LS_NO_DECREASE, 0)
+    # strong Wolfe grows the step without evaluating until x moves (about 40 trials of x4),
+    # then by evaluated trials (f level with f0 to rounding at first) to a lower point
+    seen = []
+
+    def fg(z, g_out):
+        seen.append(z.copy())
+        return prob.fg(z, g_out)
+
+    a, f, status, n = StrongWolfe()(prob.fun, fg, x, d, f0, g0, 1.0, x_new, g_new)
+    assert status in (LS_OK, LS_MAXEVAL) and f < f0 and a > 1e20
+    assert n == len(seen) <= 21 and not any(np.array_equal(z, x) for z in seen)

@@ -86,6 +86,18 @@ def axpy_into(out, x, alpha, d):
 
 
 @kernel
+def axpy_moved_into(out, x, alpha, d):
+    """Write :math:`x + \\alpha d` into ``out``; return False when it equals ``x`` bitwise
+    (a step below the resolution of every coordinate)."""
+    moved = False
+    for i in range(x.shape[0]):
+        v = x[i] + alpha * d[i]
+        out[i] = v
+        moved |= v != x[i]
+    return moved
+
+
+@kernel
 def sub_into(out, a, b):
     """Write :math:`a - b` into ``out``."""
     for i in range(a.shape[0]):

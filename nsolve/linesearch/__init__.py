@@ -62,7 +62,7 @@ class StrongWolfe:
 
     c1: float = 1e-4
     c2: float = 0.9
-    alpha_max: float = 1e10
+    alpha_max: float = 1e100
     max_evals: int = 20
 
     name: ClassVar[str] = "strong-wolfe"

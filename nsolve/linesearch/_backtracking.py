@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from nsolve._jit import kernel
-from nsolve._kernels.vector import axpy_into, copy_into, dot
+from nsolve._kernels.vector import axpy_moved_into, copy_into, dot
 from nsolve._status import LS_NO_DECREASE, LS_NOT_DESCENT, LS_NOT_FINITE, LS_OK
 
 #: Interpolated steps are kept in ``[SAFE_LOW, SAFE_HIGH] * alpha`` (Nocedal & Wright, 3.5).
@@ -84,12 +84,16 @@ def backtracking(fun, fg, x, d, f0, g0, alpha0, c1, shrink, max_evals, x_new, g_
     r"""Backtrack from ``alpha0`` until sufficient decrease, then evaluate the gradient once.
 
     Accepts the first trial with :math:`\phi(\alpha) \le \phi(0) + c_1 \alpha \phi'(0)`,
-    :math:`\phi'(0) = g_0^T d < 0`.  After a rejected trial with a finite value the next
-    one comes from quadratic (first) or cubic (later) interpolation safeguarded to
-    :math:`[0.1, 0.5]\,\alpha` (:func:`backtrack_step`); after a non-finite value, or when
-    interpolation fails, :math:`\alpha \leftarrow \text{shrink}\cdot\alpha`.  If ``fg``
-    returns a non-finite value or gradient at the accepted point the step is shrunk too
-    and the search goes on.
+    :math:`\phi'(0) = g_0^T d < 0`, and :math:`\phi(\alpha) < \phi(0)`: when
+    :math:`c_1 \alpha \phi'(0)` is below the rounding of :math:`\phi(0)` the first test
+    alone would accept a step that does not lower f, and a run at its precision floor would
+    take such steps until its iteration budget ran out.  A trial that leaves x unchanged
+    (:math:`x + \alpha d = x` in floating point) ends the search without an evaluation.
+    After a rejected trial with a finite value the next one comes from quadratic (first) or
+    cubic (later) interpolation safeguarded to :math:`[0.1, 0.5]\,\alpha`
+    (:func:`backtrack_step`); after a non-finite value, or when interpolation fails,
+    :math:`\alpha \leftarrow \text{shrink}\cdot\alpha`.  If ``fg`` returns a non-finite
+    value or gradient at the accepted point the step is shrunk too and the search goes on.
 
     Parameters
     ----------
@@ -149,13 +153,14 @@ def backtracking(fun, fg, x, d, f0, g0, alpha0, c1, shrink, max_evals, x_new, g_
     trials = 0
     n_finite = 0
     while trials < max_evals:
-        axpy_into(x_new, x, a, d)
+        if not axpy_moved_into(x_new, x, a, d):
+            break  # x + a d == x: this step and every shorter one leave x where it is
         f = fun(x_new)
         n += 1
         trials += 1
         if math.isfinite(f):
             n_finite += 1
-            if f <= f0 + c1 * a * dphi0:
+            if f <= f0 + c1 * a * dphi0 and f < f0:  # (c1 a phi'(0) may round away)
                 f_new = fg(x_new, g_new)
                 n += 1
                 if math.isfinite(f_new) and math.isfinite(dot(g_new, d)):

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from nsolve._jit import kernel
-from nsolve._kernels.vector import axpy_into, copy_into, dot
+from nsolve._kernels.vector import axpy_into, axpy_moved_into, copy_into, dot
 from nsolve._status import LS_MAXEVAL, LS_NO_DECREASE, LS_NOT_DESCENT, LS_NOT_FINITE, LS_OK
 
 #: Extrapolation range (before a bracket is known): the next trial lies in
@@ -43,6 +43,9 @@ SHRINK_REQUIRED = 0.66
 #: then every further consecutive one).
 NONFINITE_FIRST = 0.5
 NONFINITE_AGAIN = 0.1
+#: Trials that leave x unchanged (not evaluated) allowed per search: growing by
+#: ``EXTRAP_HIGH`` from a step of 1e-300 to 1e300 takes fewer than 1000.
+MAX_STILL = 1000
 #: Relative bracket width below which the steps are indistinguishable.
 XTOL = 1e-14
 #: Approximate-Wolfe acceptance (Hager & Zhang 2005) when f is flat to rounding: a trial
@@ -198,6 +201,15 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
     :math:`|\phi'(\alpha)| \le c_2 |\phi'(0)|`, :math:`\phi'(\alpha) \le 0.8 |\phi'(0)|`
     (f never increases, so the iterate stays the best point seen).
 
+    Steps below the resolution of x or f (an objective of tiny magnitude, e.g. :math:`10^{-30}
+    (x - 1)^2` from x = -1, whose first trial step is :math:`10^{-30}`): a trial with
+    :math:`x + \alpha d = x` in floating point is not evaluated (f and g there are f(0) and
+    g(0)); before a bracket the step then grows by 4, inside one the search ends.  A trial
+    that moves x but leaves f level with the best point while :math:`\phi'` still fails the
+    curvature condition also grows the step before a bracket, as in Moré–Thuente, without
+    becoming the best point.  Scipy's line search passes such steps the same way (its
+    objective wrapper does not re-evaluate an unchanged x).
+
     A trial where :math:`\phi` or :math:`\phi'` is not finite is never accepted: the step is
     cut back toward the last finite step (by 0.5, then 0.1 for consecutive failures), or
     the bracket is bisected.  Every trial evaluates ``fg``, so an accepted point always
@@ -285,8 +297,23 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
     n = 0
     n_finite = 0
     n_bad_run = 0
+    n_still = 0
     while n < max_evals:
-        axpy_into(x_new, x, a, d)
+        if not axpy_moved_into(x_new, x, a, d):
+            # x + a d == x in floating point (a step far below the scale of x, as for an
+            # objective of tiny magnitude): f and g there are f0 and g0, so nothing is
+            # evaluated; before a bracket the step grows until x moves, inside one the
+            # bracket has shrunk below the resolution of x.
+            n_still += 1
+            if bracketed or a >= cap or n_still > MAX_STILL:
+                break
+            a_next = EXTRAP_HIGH * a
+            if a_next >= cap:
+                a_next = cap if not cap_bad else a + NONFINITE_FIRST * (cap - a)
+            if not a_next > a:
+                break
+            a = a_next
+            continue
         f = fg(x_new, g_new)
         n += 1
         dphi = dot(g_new, d)
@@ -318,6 +345,16 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
             ):
                 # f is flat to rounding here: the slope, not f, decides (approximate Wolfe).
                 return a, f, LS_OK, n
+            if not bracketed and armijo and f == f_lo and dphi < 0.0 and -dphi > curv and a < cap:
+                # Level with the best point to rounding (a step that moves x by a few ulps
+                # but not f), and the slope still descends steeply: the step grows, as in
+                # More-Thuente; a_lo stays, since only a lower f is progress.
+                a_next = EXTRAP_HIGH * a
+                if a_next >= cap:
+                    a_next = cap if not cap_bad else a + NONFINITE_FIRST * (cap - a)
+                if a_next > a:
+                    a = a_next
+                    continue
             if not armijo or f >= f_lo:
                 # Too long (no sufficient decrease, or not lower): [a_lo, a] brackets.
                 bracketed = True
