@@ -222,7 +222,9 @@ def minimize(
         ``"newton-cg"``, and the first-order methods.
     hess : callable, optional
         ``hess(x, *args) -> (n, n)``, used by ``"newton"`` and ``"newton-cg"``; finite
-        differences of ``grad`` when omitted.
+        differences of ``grad`` when omitted.  An array or a scipy.sparse matrix/array
+        (``"newton"`` makes it dense); ``"newton-cg"`` also takes a
+        :class:`~scipy.sparse.linalg.LinearOperator` and only multiplies by it.
     hessp : callable, optional
         ``hessp(x, p, *args) -> (n,)``, used by ``"newton-cg"``.
     args : tuple

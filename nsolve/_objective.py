@@ -31,6 +31,8 @@ import sys
 from collections.abc import Callable
 
 import numpy as np
+from scipy.sparse import issparse
+from scipy.sparse.linalg import LinearOperator
 
 from nsolve._kernels.finite_diff import (
     central_gradient_from_values,
@@ -82,14 +84,23 @@ class _OnAllSamples:
         return self.func(x, np.arange(self.n_samples, dtype=np.int64), *args)
 
 
+class NotScalarError(TypeError, ValueError):
+    """f returned an array of several values: a TypeError, and also the ValueError scipy
+    raises there, so handlers written for either catch it."""
+
+
 class NotFiniteAtStart(ValueError):
     """The user function ``name`` returned inf or NaN at ``x0``: the ValueError that names it,
     with the evaluations counted so far (``nfev``, ``njev``, ``nhev``), which
-    :func:`nsolve.minimize_many` reports for such a problem."""
+    :func:`nsolve.minimize_many` reports for such a problem, and what is known at x0: ``f``
+    (NaN when not evaluated) and ``g`` (None when not evaluated), which the scipy drop-in
+    returns as its failed result."""
 
-    def __init__(self, name: str, nfev: int, njev: int, nhev: int, got: str = "it returned inf or NaN"):
+    def __init__(self, name: str, nfev: int, njev: int, nhev: int, got: str = "it returned inf or NaN",
+                 f: float = math.nan, g: np.ndarray | None = None):
         super().__init__(f"{name} must be finite at x0; {got}")
         self.nfev, self.njev, self.nhev = int(nfev), int(njev), int(nhev)
+        self.f, self.g = f, g
 
 
 class Objective:
@@ -309,15 +320,31 @@ class Objective:
                 xt[i] = x[i]
             central_gradient_from_values(g_out, fp, fm, h)
 
-    def hess(self, x: np.ndarray, g_x: np.ndarray) -> np.ndarray:
+    def hess(self, x: np.ndarray, g_x: np.ndarray, operator: bool = False):
         """The Hessian at x: the user's, or forward differences of the gradient.
 
-        ``g_x`` is the gradient at x (reused by the finite differences).
+        ``g_x`` is the gradient at x (reused by the finite differences).  The user's ``hess``
+        may return a scipy.sparse matrix or array, or a
+        :class:`~scipy.sparse.linalg.LinearOperator`: with ``operator=True`` (a method that
+        only multiplies by H) it is returned as it is; otherwise a sparse matrix is made
+        dense and an operator is an error naming ``hess``.
         """
         if self._hess is not None:
             self.nhev += 1
+            H = self._hess(x.copy(), *self.args)
+            if issparse(H) or isinstance(H, LinearOperator):
+                if H.shape != (self.n, self.n):
+                    raise ValueError(f"hess must return an array of shape ({self.n}, {self.n}); got {H.shape}")
+                if np.dtype(H.dtype).kind not in "biuf":
+                    raise TypeError(f"hess must return real numbers; got a {type(H).__name__} of dtype {H.dtype}")
+                if operator:
+                    return H
+                if not issparse(H):
+                    raise TypeError("hess returned a LinearOperator; this method factors the Hessian and needs "
+                                    "its entries: return an array or a sparse matrix, or use method='newton-cg'")
+                H = H.toarray()
             # no copy of a C-ordered float64 result: the methods read H and never write it
-            H = _real_array(self._hess(x.copy(), *self.args), "hess")
+            H = _real_array(H, "hess")
             if H.shape != (self.n, self.n):
                 raise ValueError(f"hess must return an array of shape ({self.n}, {self.n}); got {H.shape}")
             return H
@@ -350,7 +377,7 @@ class Objective:
             copy_into(out, hp)
             return
         if self._hess is not None:
-            out[:] = self.hess(x, g_x) @ p
+            out[:] = np.ravel(self.hess(x, g_x, operator=True) @ p)
             return
         pn = norm2(p)
         if pn == 0.0:
@@ -410,12 +437,12 @@ class Objective:
         else:
             fv, gv = out, None
         if type(fv) is not float and np.ndim(fv) != 0:
-            raise TypeError(f"f must return a scalar; got an array of shape {np.shape(fv)} at x0")
+            raise NotScalarError(f"f must return a scalar; got an array of shape {np.shape(fv)} at x0")
         if type(fv) is not float and np.iscomplexobj(fv):
             raise TypeError(f"f must return a real scalar; got {type(fv).__name__} at x0")
         f0 = self._value(fv)
         if not math.isfinite(f0):
-            raise NotFiniteAtStart("f", *self.counts(), got=f"got {f0}")
+            raise NotFiniteAtStart("f", *self.counts(), got=f"got {f0}", f=f0)
         if gv is None and self.fd_gradient:
             g0 = np.empty(n)
             self._fd_gradient(x0, g0, f0)
@@ -430,7 +457,7 @@ class Objective:
                 g0 = np.empty(n)
                 self._store_grad(gv, g0)
         if not all_finite_vector(g0):
-            raise NotFiniteAtStart("grad", *self.counts())
+            raise NotFiniteAtStart("grad", *self.counts(), f=f0, g=g0)
         return f0, g0
 
     def _check_grad_shape(self, gv) -> None:

@@ -23,16 +23,20 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import OptimizeResult
+from numba.core.registry import CPUDispatcher
+from scipy.optimize import OptimizeResult, OptimizeWarning
 
 from nsolve._api import minimize as _nsolve_minimize
 from nsolve._api import valid_options
+from nsolve._objective import NotFiniteAtStart
 from nsolve._registry import get_method, method_names
+from nsolve._result import build_result
 from nsolve._status import Status
 from nsolve._validation import as_float_vector, check_callable, check_nonnegative, check_positive
 from nsolve.problems import rosen, rosen_der, rosen_hess, rosen_hess_prod
@@ -275,6 +279,25 @@ def _disp_flag(value) -> bool:
     return bool(value)
 
 
+#: "No limit" for an infinite maxiter (nsolve counts with integers).
+_NO_LIMIT = 2**62
+
+
+def _scipy_count(value, name: str, minimum: int):
+    """A count as scipy takes it: None kept, a float rounded up (scipy compares
+    ``k < maxiter``), inf meaning no limit, values below ``minimum`` raised to it (scipy's maxiter=-1 stops at
+    once, as 0 does); anything else is passed on for nsolve's own check."""
+    if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            raise ValueError(f"{name} must be a number; got nan")
+        if math.isinf(value):
+            return None if value > 0 and name == "maxfun" else (_NO_LIMIT if value > 0 else minimum)
+        value = math.ceil(value)
+    return max(int(value), minimum)
+
+
 def _options_error(method_label: str, unknown: list[str], allowed_scipy: set, allowed_nsolve: set) -> ValueError:
     scipy_part = f"scipy options: {', '.join(sorted(allowed_scipy))}; " if allowed_scipy else ""
     return ValueError(
@@ -330,7 +353,7 @@ def _plan(scipy_key, nsolve_method, method_label, options, tol, n, fd_mode) -> _
         raise NotImplementedError("workers (parallel finite differences) is not supported; nsolve evaluates "
                                   "finite differences serially: drop the option")
     if "maxiter" in options:
-        opts["maxiter"] = options.pop("maxiter")
+        opts["maxiter"] = _scipy_count(options.pop("maxiter"), "maxiter", minimum=0)
     for scipy_name, ns_name in (("c1", "c1"), ("c2", "c2"), *_TWINS[:2]):
         if scipy_name in options:
             value = options.pop(scipy_name)
@@ -338,10 +361,10 @@ def _plan(scipy_key, nsolve_method, method_label, options, tol, n, fd_mode) -> _
                 raise ValueError(f"option {scipy_name!r} does not apply to method {method_label!r}")
             opts[ns_name] = value
     if "maxfun" in options:
-        maxfun = options.pop("maxfun")
+        maxfun = _scipy_count(options.pop("maxfun"), "maxfun", minimum=0)
         # scipy stops once nfev > maxfun (checked after an iteration); nsolve stops before an
         # iteration once nfev >= maxfev.
-        opts["maxfev"] = None if maxfun is None else int(maxfun) + 1
+        opts["maxfev"] = None if maxfun is None else maxfun + 1
 
     # Finite differences: scipy's eps is the step of jac=None, finite_diff_rel_step that of
     # jac='2-point'/'3-point'.  nsolve's step is relative: h_i = step * max(1, |x_i|).
@@ -447,6 +470,47 @@ def _as_scalar_objective(fun, fused: bool):
     return wrapped
 
 
+def _one_variable(grad, hess, fun, fused: bool):
+    """For n = 1, derivatives returned as scalars (scipy applies ``atleast_1d`` to the
+    gradient and ``atleast_2d`` to the Hessian).  Numba functions are left as they are."""
+
+    def python(func):
+        return callable(func) and not isinstance(func, CPUDispatcher)
+
+    if python(grad):
+        user_grad = grad
+
+        def grad(x, *args):
+            return np.atleast_1d(user_grad(x, *args))
+    if fused and python(fun):
+        user_fun = fun
+
+        def fun(x, *args):
+            out = user_fun(x, *args)
+            if isinstance(out, tuple | list) and len(out) == 2:
+                return out[0], np.atleast_1d(out[1])
+            return out
+    if python(hess):
+        user_hess = hess
+
+        def hess(x, *args):
+            H = user_hess(x, *args)
+            return H if hasattr(H, "tocsr") or hasattr(H, "matvec") else np.atleast_2d(H)
+    return grad, hess, fun
+
+
+def _failed_at_start(exc: NotFiniteAtStart, x0: np.ndarray, method: str) -> OptimizeResult:
+    """scipy's result for f, the gradient or the Hessian not finite at x0: status NaN, no
+    iteration (:func:`nsolve.minimize` raises instead)."""
+    n = x0.shape[0]
+    jac = exc.g if exc.g is not None else np.full(n, np.nan)
+    extra = {"hess_inv": np.eye(n)} if method == "bfgs" else None
+    res = build_result(x=x0, fun=exc.f, jac=jac, status=Status.NOT_FINITE, nit=0, nfev=exc.nfev, njev=exc.njev,
+                       nhev=exc.nhev, method=method, elapsed=0.0, extra=extra)
+    res["message"] = f"Stopped at x0: {exc}."
+    return res
+
+
 # ------------------------------------------------------------------------------ minimize
 def minimize(
     fun: Callable[..., Any],
@@ -548,6 +612,10 @@ def minimize(
     grad, fd_mode = _gradient_mode(jac)
     hess = _hessian(hess)
     check_callable(hessp, "hessp", allow_none=True)
+    if hess is not None and hessp is not None:
+        hessp = None  # scipy's Newton-CG uses hess when both are given
+    if n == 1:
+        grad, hess, fun = _one_variable(grad, hess, fun, grad is True)
     if not isinstance(args, tuple):
         args = (args,)
     plan = _plan(scipy_key, nsolve_method, label, options, tol, n, fd_mode)
@@ -562,8 +630,11 @@ def minimize(
         driver_callback = None
 
     def run(objective):
-        return _nsolve_minimize(objective, grad, x, method=plan.method, hess=hess, hessp=hessp, args=args,
-                                callback=driver_callback, options=plan.opts, disp=plan.disp)
+        try:
+            return _nsolve_minimize(objective, grad, x, method=plan.method, hess=hess, hessp=hessp, args=args,
+                                    callback=driver_callback, options=plan.opts, disp=plan.disp)
+        except NotFiniteAtStart as exc:  # scipy returns a failed result
+            return _failed_at_start(exc, x, plan.method)
 
     try:
         res = run(fun)
@@ -589,4 +660,7 @@ def minimize(
     res["nsolve_status"] = ns_status
     if plan.return_all:
         res["allvecs"] = adapter.allvecs
+    if plan.disp and code != 0 and scipy_key in ("bfgs", "newton-cg"):
+        # scipy's BFGS and Newton-CG warn when disp is on and the run did not converge
+        warnings.warn(res["message"], OptimizeWarning, stacklevel=2)
     return res

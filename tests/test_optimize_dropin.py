@@ -401,3 +401,126 @@ def test_bad_basic_arguments():
         minimize(so.rosen, X0, options=[("gtol", 1)])
     with pytest.raises(NotImplementedError, match="callable method"):
         minimize(so.rosen, X0, method=lambda *a, **k: None)
+
+
+# ------------------------------------------------------------ cases from scipy's own tests
+
+
+@pytest.mark.parametrize("method", ["BFGS", "L-BFGS-B", "Newton-CG"])
+@pytest.mark.parametrize("bad", ["f", "grad"])
+def test_not_finite_at_x0_gives_scipys_failed_result(method, bad):
+    def f(x):
+        return np.nan if bad == "f" else float(x @ x)
+
+    def g(x):
+        return np.full(2, np.nan) if bad == "grad" else 2.0 * x
+
+    x0 = np.array([1.0, 2.0])
+    kw = {"hess": lambda x: 2.0 * np.eye(2)} if method == "Newton-CG" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = so.minimize(f, x0, jac=g, method=method, **kw)
+    ours = minimize(f, x0, jac=g, method=method, **kw)
+    assert ours.nit == 0 and np.array_equal(ours.x, x0) and not ours.success
+    if method == "L-BFGS-B":
+        # scipy's L-BFGS-B reports NaN at x0 inconsistently here (status 0 "CONVERGENCE" with
+        # fun NaN for f; fun NaN for the gradient); its code for NaN is 2 ("ABNORMAL")
+        assert ours.status == 2
+    else:
+        assert ours.status == ref.status == 3 and not ref.success
+        assert ours.fun == pytest.approx(ref.fun, nan_ok=True)
+    assert bad in ours.message and ours.nsolve_status == nsolve.Status.NOT_FINITE
+    with pytest.raises(ValueError, match=f"{bad} must be finite at x0"):  # nsolve's own API raises
+        nsolve.minimize(f, g, x0)
+
+
+@pytest.mark.parametrize("method", ["BFGS", "L-BFGS-B", "Newton-CG"])
+def test_one_variable_derivatives_may_be_scalars(method):
+    def f(x):
+        return float(x[0] ** 4 - 3.0 * x[0] ** 2 + x[0])
+
+    def g(x):
+        return 4.0 * x[0] ** 3 - 6.0 * x[0] + 1.0  # a float, as scipy allows for n = 1
+
+    kw = {"hess": lambda x: 12.0 * x[0] ** 2 - 6.0} if method == "Newton-CG" else {}
+    ref = so.minimize(f, [2.0], jac=g, method=method, **kw)
+    ours = minimize(f, [2.0], jac=g, method=method, **kw)
+    assert ref.success and ours.success
+    assert ours.x[0] == pytest.approx(ref.x[0], abs=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["csr_matrix", "csc_array", "LinearOperator"])
+def test_newton_cg_takes_sparse_and_operator_hessians(kind):
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import LinearOperator
+
+    def hess(x):
+        H = so.rosen_hess(x)
+        if kind == "LinearOperator":
+            return LinearOperator(H.shape, matvec=lambda p: H @ p, dtype=np.float64)
+        return getattr(sp, kind)(H)
+
+    ref = minimize(so.rosen, X0, jac=so.rosen_der, hess=so.rosen_hess, method="Newton-CG")
+    ours = minimize(so.rosen, X0, jac=so.rosen_der, hess=hess, method="Newton-CG")
+    sc = so.minimize(so.rosen, X0, jac=so.rosen_der, hess=hess, method="Newton-CG")
+    assert ours.success and sc.success and ours.nhev == ours.nit
+    assert np.allclose(ours.x, ref.x, atol=1e-8) and abs(ours.nit - ref.nit) <= 1
+    # nsolve's newton factors the matrix: a sparse Hessian is made dense, an operator refused
+    if kind == "LinearOperator":
+        with pytest.raises(TypeError, match="hess returned a LinearOperator.*newton-cg"):
+            nsolve.minimize(so.rosen, so.rosen_der, X0, method="newton", hess=hess)
+    else:
+        dense = nsolve.minimize(so.rosen, so.rosen_der, X0, method="newton", hess=so.rosen_hess)
+        res = nsolve.minimize(so.rosen, so.rosen_der, X0, method="newton", hess=hess)
+        assert res.nit == dense.nit and np.allclose(res.x, dense.x, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("method", "options"), [
+    ("Newton-CG", {"maxiter": -1}), ("BFGS", {"maxiter": -1}), ("BFGS", {"maxiter": 100.7}),
+    ("BFGS", {"maxiter": np.inf}), ("L-BFGS-B", {"maxfun": np.inf}), ("L-BFGS-B", {"maxfun": -1}),
+    ("BFGS", {"maxiter": 3.9}),
+])
+def test_iteration_and_evaluation_limits_take_scipys_forms(method, options):
+    kw = {"hess": so.rosen_hess} if method == "Newton-CG" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = so.minimize(so.rosen, X0, jac=so.rosen_der, method=method, options=options, **kw)
+    ours = minimize(so.rosen, X0, jac=so.rosen_der, method=method, options=options, **kw)
+    assert ours.status == ref.status
+    if options.get("maxiter") == 3.9:  # k < 3.9: four iterations in both
+        assert ours.nit == ref.nit == 4
+
+
+def test_disp_warns_when_the_run_does_not_converge_as_scipy_does():
+    for method in ("BFGS", "Newton-CG"):
+        kw = {"hess": so.rosen_hess} if method == "Newton-CG" else {}
+        with pytest.warns(so.OptimizeWarning):
+            so.minimize(so.rosen, X0, jac=so.rosen_der, method=method, options={"maxiter": 2, "disp": True}, **kw)
+        with pytest.warns(so.OptimizeWarning, match="iteration budget"):
+            minimize(so.rosen, X0, jac=so.rosen_der, method=method, options={"maxiter": 2, "disp": True}, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            minimize(so.rosen, X0, jac=so.rosen_der, method=method, options={"disp": True}, **kw)
+
+
+def test_hess_wins_over_hessp_as_in_scipy():
+    calls = {"hess": 0, "hessp": 0}
+
+    def hess(x):
+        calls["hess"] += 1
+        return so.rosen_hess(x)
+
+    def hessp(x, p):
+        calls["hessp"] += 1
+        return so.rosen_hess_prod(x, p)
+
+    res = minimize(so.rosen, X0, jac=so.rosen_der, hess=hess, hessp=hessp, method="Newton-CG")
+    assert res.success and calls["hessp"] == 0 and calls["hess"] == res.nhev > 0
+
+
+def test_a_vector_valued_objective_raises_the_value_error_scipy_raises():
+    for mod in (so, nsolve.optimize):
+        with pytest.raises(ValueError):
+            mod.minimize(lambda x: x, X0, method="BFGS")
+    with pytest.raises(TypeError, match="f must return a scalar"):  # and a TypeError, as before
+        minimize(lambda x: x, X0, method="BFGS")

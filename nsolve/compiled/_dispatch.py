@@ -293,11 +293,11 @@ def raise_start_error(status: int, info: np.ndarray, fun: float, n: int) -> None
                          f"({info[L.INFO_ERR_SHAPE0]}, {info[L.INFO_ERR_SHAPE1]})")
     counts = (info[L.INFO_NFEV], info[L.INFO_NJEV], info[L.INFO_NHEV])
     if status == L.START_F_NOT_FINITE:
-        raise NotFiniteAtStart("f", *counts, got=f"got {fun}")
+        raise NotFiniteAtStart("f", *counts, got=f"got {fun}", f=fun)
     if status == L.START_G_NOT_FINITE:
-        raise NotFiniteAtStart("grad", *counts)
+        raise NotFiniteAtStart("grad", *counts, f=fun)
     if status == L.START_H_NOT_FINITE:
-        raise NotFiniteAtStart("hess", *counts)
+        raise NotFiniteAtStart("hess", *counts, f=fun)
 
 
 # ------------------------------------------------------------------ one problem

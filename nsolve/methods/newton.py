@@ -59,7 +59,7 @@ class NewtonState:
 def init(obj, x0, f0, g0, opts: NewtonOptions) -> NewtonState:
     H0 = obj.hess(x0, g0)
     if not np.all(np.isfinite(H0)):
-        raise NotFiniteAtStart("hess", *obj.counts())
+        raise NotFiniteAtStart("hess", *obj.counts(), f=f0, g=g0.copy())
     return NewtonState(x0, f0, g0, H0)
 
 

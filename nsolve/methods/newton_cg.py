@@ -83,7 +83,8 @@ def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> tuple[boo
     """
     x, g, z, r, p, Hp = state.x, state.g, state.d, state.r, state.p, state.Hp
     n = x.shape[0]
-    H = obj.hess(x, g) if (obj.has_hess and not obj.has_hessp) else None
+    H = obj.hess(x, g, operator=True) if (obj.has_hess and not obj.has_hessp) else None
+    dense = isinstance(H, np.ndarray)
     gnorm = norm2(g)
     tol = min(opts.eta_max, math.sqrt(gnorm)) * gnorm
     z[:] = 0.0
@@ -92,8 +93,10 @@ def _truncated_cg(obj, state: NewtonCGState, opts: NewtonCGOptions) -> tuple[boo
     rr = gnorm * gnorm
     maxiter = opts.cg_maxiter if opts.cg_maxiter is not None else 20 * n
     for i in range(maxiter):
-        if H is not None:
+        if dense:
             np.dot(H, p, out=Hp)
+        elif H is not None:  # a sparse matrix or a LinearOperator
+            Hp[:] = np.ravel(H @ p)
         else:
             obj.hessp(x, p, g, Hp)
         curv = dot(p, Hp)
@@ -119,7 +122,7 @@ def step(obj, state: NewtonCGState, opts: NewtonCGOptions, search) -> StepInfo:
     if not finite:
         if state.f_prev is None and (obj.has_hessp or obj.has_hess):  # at x0: the user's function
             name = "hessp" if obj.has_hessp else "hess"
-            raise NotFiniteAtStart(name, *obj.counts())
+            raise NotFiniteAtStart(name, *obj.counts(), f=state.f, g=state.g.copy())
         return StepInfo(NOT_FINITE, 0.0, 0.0, 0.0)
     alpha0 = first_step_length(state.g, state.d) if state.fresh else 1.0
     alpha, f_new, status = search_with_reset(obj, state, search, alpha0, _reset)
