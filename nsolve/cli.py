@@ -123,7 +123,7 @@ def _precompile(args) -> int:
 
     print("compiling nsolve's solvers (or loading them from Numba's on-disk cache)", flush=True)
     try:
-        done = precompile(args.methods, verbose=True)
+        done = precompile(args.methods or None, verbose=True)  # none named (argparse gives []): all
     except ValueError as exc:
         print(f"nsolve precompile: error: {exc}", file=sys.stderr)
         return 2

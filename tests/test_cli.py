@@ -146,3 +146,13 @@ def test_precompile_compiles_the_named_solvers_and_rejects_unknown_ones(capsys):
     assert solve_lbfgs.overloads  # machine code in this process
     assert cli.main(["precompile", "newton-cg"]) == 2
     assert "no compiled solver for method(s) ['newton-cg']" in capsys.readouterr().err
+
+
+def test_precompile_without_names_compiles_every_solver(monkeypatch, capsys):
+    from nsolve.compiled import _bridge, _dispatch
+
+    seen = []
+    monkeypatch.setattr(_bridge, "precompile", lambda methods=None, verbose=False: seen.append(methods) or {})
+    assert cli.main(["precompile"]) == 0
+    assert seen == [None]  # precompile(None) means every method with a compiled solver
+    assert set(_dispatch.COMPILED_METHODS) >= {"bfgs", "lbfgs", "newton"}
