@@ -19,18 +19,52 @@ their accuracy against NumPy is tested to the ulp.
 
 from __future__ import annotations
 
+import warnings
+
 import numba
 
 #: Options shared by every cached kernel.
 KERNEL_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+
+_warned_no_cache = False
+
+
+def cacheable() -> bool:
+    """False once Numba has found no writable place for its on-disk cache in this process."""
+    return not _warned_no_cache
+
+
+def njit_cached(func, options: dict):
+    """``numba.njit(**options)(func)``; when ``options`` ask for the on-disk cache and Numba
+    has nowhere to write it (a read-only install and no writable user cache directory:
+    Numba raises "no locator available"), the function is compiled without it, with one
+    warning per process saying how to get the cache back."""
+    global _warned_no_cache
+    if options.get("cache") and _warned_no_cache:
+        options = {**options, "cache": False}
+    try:
+        return numba.njit(**options)(func)
+    except RuntimeError as exc:
+        if not options.get("cache") or "no locator available" not in str(exc):
+            raise
+    if not _warned_no_cache:
+        _warned_no_cache = True
+        warnings.warn(
+            "nsolve: Numba has no writable directory for its on-disk cache (the package directory is "
+            "read-only and there is no writable user cache directory); every process compiles the "
+            "solvers again. Set NUMBA_CACHE_DIR to a writable directory to keep them.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return numba.njit(**{**options, "cache": False})(func)
 
 
 def kernel(func=None, **overrides):
     """Compile ``func`` as a cached nopython kernel (usable as ``@kernel`` or ``@kernel(...)``)."""
     options = {**KERNEL_OPTIONS, **overrides}
     if func is None:
-        return lambda f: numba.njit(**options)(f)
-    return numba.njit(**options)(func)
+        return lambda f: njit_cached(f, options)
+    return njit_cached(func, options)
 
 
 def parallel_kernel(func=None, **overrides):

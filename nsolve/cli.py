@@ -123,7 +123,8 @@ def _precompile(args) -> int:
 
     print("compiling nsolve's solvers (or loading them from Numba's on-disk cache)", flush=True)
     try:
-        done = precompile(args.methods or None, verbose=True)  # none named (argparse gives []): all
+        # none named (argparse gives []): all
+        done = precompile(args.methods or None, many=not args.no_many, verbose=True)
     except ValueError as exc:
         print(f"nsolve precompile: error: {exc}", file=sys.stderr)
         return 2
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_bench)
     p = sub.add_parser("precompile", help="compile the solvers once per machine (Python objectives then run on them)")
     p.add_argument("methods", nargs="*", default=None, help="methods (default: every method with a compiled solver)")
+    p.add_argument("--no-many", action="store_true", help="skip the parallel solvers of minimize_many")
     p.set_defaults(func=_precompile)
     return parser
 

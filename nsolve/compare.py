@@ -398,7 +398,8 @@ def _solve_scipy(case: Case, method: str, gtol: float, maxiter: int | None):
         stop = _GradientStop(case.grad, gtol)
         jac = stop.grad
         kw["callback"] = stop.callback
-        options = {"xtol": 0.0}
+        # no step test (our gradient test stops it); not 0: scipy < 1.13 then never iterates
+        options = {"xtol": float(np.finfo(float).tiny)}
         extra["stop"] = stop
         if second == "hess" and case.hess is not None:
             kw["hess"] = case.hess

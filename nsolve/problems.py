@@ -1554,7 +1554,7 @@ def _make_quadratic(n: int = 50, cond: float = 1.0e4, seed: int = 0) -> Problem:
     cond = float(cond)
     if not (math.isfinite(cond) and cond >= 1.0):
         raise ValueError(f"quadratic: cond must be a finite number >= 1; got {cond!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"quadratic: seed must be an int; got {type(seed).__name__}")
     _, _, x_star, f_star, f, g, h, hp = _quadratic_parts(int(n), cond, int(seed))
     ref = f"random convex quadratic, cond={cond:g}, seed={int(seed)}; eigenvalues log-spaced in [1, cond]"
@@ -1578,7 +1578,7 @@ def _make_quadratic(n: int = 50, cond: float = 1.0e4, seed: int = 0) -> Problem:
 
 
 def _check_n(name: str, n: Any, *, minimum: int = 1, multiple: int = 1, fixed: int | None = None) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
         raise TypeError(f"{name}: n must be an int; got {type(n).__name__}")
     if fixed is not None:
         if n != fixed:

@@ -27,7 +27,7 @@ from nsolve.compiled import _bridge
 @pytest.fixture(scope="module", autouse=True)
 def _solvers_compiled():
     """The bridge runs only on compiled solvers: compile (or load) them once."""
-    nsolve.precompile()
+    nsolve.precompile(many=False)
 
 
 
@@ -284,8 +284,13 @@ def test_a_cold_solver_is_not_compiled_on_the_spot(monkeypatch):
 
 
 def test_precompile_reports_each_driver_and_rejects_unknown_methods():
-    done = nsolve.precompile(["lbfgs", "adam", "rmsprop"])
+    done = nsolve.precompile(["lbfgs", "adam", "rmsprop"], many=False)
     assert set(done) == {"lbfgs", "first_order"}
+    # with the minimize_many solvers (the default): their machine code is in this process
+    from nsolve.compiled._driver import many_lbfgs
+
+    done = nsolve.precompile(["lbfgs"])
+    assert set(done) == {"lbfgs", "lbfgs (many)"} and many_lbfgs.overloads
     with pytest.raises(ValueError, match="no compiled solver for method"):
         nsolve.precompile(["newton-cg"])
 

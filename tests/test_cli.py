@@ -152,7 +152,9 @@ def test_precompile_without_names_compiles_every_solver(monkeypatch, capsys):
     from nsolve.compiled import _bridge, _dispatch
 
     seen = []
-    monkeypatch.setattr(_bridge, "precompile", lambda methods=None, verbose=False: seen.append(methods) or {})
+    monkeypatch.setattr(_bridge, "precompile",
+                        lambda methods=None, many=True, verbose=False: seen.append((methods, many)) or {})
     assert cli.main(["precompile"]) == 0
-    assert seen == [None]  # precompile(None) means every method with a compiled solver
+    assert cli.main(["precompile", "--no-many", "bfgs"]) == 0
+    assert seen == [(None, True), (["bfgs"], False)]  # None: every method with a compiled solver
     assert set(_dispatch.COMPILED_METHODS) >= {"bfgs", "lbfgs", "newton"}

@@ -1,12 +1,15 @@
-"""The logistic kernels' own exp and log1p against NumPy (the independent reference).
+"""The logistic kernels' own exp and log1p against the correctly rounded values.
 
-``nsolve.models._elementary`` promises about one ulp: at most 1 ulp for ``exp_nonpos`` and
-2 for ``log1p_unit`` over their whole domains, subnormal results and the ends of the
-domains included, with the FMA contraction they are compiled with.
+``nsolve.models._elementary`` promises about one ulp: at most 1 ulp from the correctly
+rounded result for ``exp_nonpos`` and 2 for ``log1p_unit`` over their whole domains,
+subnormal results and the ends of the domains included, with the FMA contraction they are
+compiled with.  The reference is mpmath at 100 bits (a dependency of sympy, in the test
+extra), not NumPy, whose own exp differs between versions (1.26's by 2 ulp here).
 """
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import pytest
 from numba import njit
@@ -33,6 +36,19 @@ def _ulps(got, ref):
     return np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), 5e-324))
 
 
+def _exact(func, values) -> np.ndarray:
+    """``func`` of every value, correctly rounded to float64 (mpmath at 100 bits)."""
+    with mpmath.workprec(100):
+        return np.array([float(func(mpmath.mpf(float(v)))) for v in values])
+
+
+def _subsample(values, k, n_special, seed):
+    """``k`` random values and the last ``n_special`` (the hand-picked points) of ``values``."""
+    rng = np.random.default_rng(seed)
+    body = values[: values.size - n_special]
+    return np.concatenate([rng.choice(body, k, replace=False), values[values.size - n_special :]])
+
+
 def _exp_points():
     rng = np.random.default_rng(20261121)
     log_uniform = -np.exp(rng.uniform(-40.0, np.log(745.0), 600_000))
@@ -47,11 +63,11 @@ def _exp_points():
     )
 
 
-def test_exp_nonpos_is_within_one_ulp_of_numpy_down_to_subnormals():
-    x = _exp_points()
+def test_exp_nonpos_is_within_one_ulp_down_to_subnormals():
+    x = _subsample(_exp_points(), 80_000, 746 + 11, seed=1)
     got = np.empty_like(x)
     _exp_all(x, got)
-    ref = np.exp(x)
+    ref = _exact(mpmath.exp, x)
     assert np.all(np.isfinite(got))
     assert np.all(got >= 0.0)
     ulps = _ulps(got, ref)
@@ -60,7 +76,7 @@ def test_exp_nonpos_is_within_one_ulp_of_numpy_down_to_subnormals():
     assert np.mean(got == ref) > 0.85
     # subnormal results are produced (not flushed to zero), and underflow is exact zero
     sub = (ref > 0.0) & (ref < np.finfo(float).tiny)
-    assert sub.sum() > 1000 and np.all(got[sub] > 0.0)
+    assert sub.sum() > 100 and np.all(got[sub] > 0.0)
     assert np.all(got[x < -745.2] == 0.0)
     assert np.all(got[x == 0.0] == 1.0)
 
@@ -72,7 +88,7 @@ def test_exp_nonpos_is_monotone_on_a_fine_grid():
     assert np.all(np.diff(got) >= 0.0)
 
 
-def test_log1p_unit_is_within_two_ulps_of_numpy_on_its_domain():
+def test_log1p_unit_is_within_two_ulps_on_its_domain():
     rng = np.random.default_rng(7)
     half = 0.5
     e = np.concatenate(
@@ -83,9 +99,10 @@ def test_log1p_unit_is_within_two_ulps_of_numpy_on_its_domain():
             [0.0, 5e-324, 1e-300, 1e-17, half, 1.0, np.nextafter(1.0, 0.0)],
         ]
     )
+    e = _subsample(e, 80_000, 2 + 7, seed=2)
     got = np.empty_like(e)
     _log1p_all(e, got)
-    ref = np.log1p(e)
+    ref = _exact(mpmath.log1p, e)
     ulps = _ulps(got, ref)
     assert ulps.max() <= 2.0, f"worst {ulps.max()} ulp at e = {e[np.argmax(ulps)]!r}"
     assert np.mean(got == ref) > 0.6

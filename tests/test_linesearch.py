@@ -97,7 +97,7 @@ def nan_beyond(wall, center):
     return Counted(f, grad)
 
 
-def setup(prob, x, d):
+def ray_setup(prob, x, d):
     x = np.asarray(x, dtype=np.float64)
     d = np.asarray(d, dtype=np.float64)
     f0, g0 = prob.f_and_g(x)
@@ -174,7 +174,7 @@ def test_quadratic_exact_step_one_eval():
     A = M @ M.T + 6 * np.eye(6)
     b = rng.standard_normal(6)
     prob = quadratic(A, b)
-    x, d, f0, g0 = setup(prob, rng.standard_normal(6), np.zeros(6))
+    x, d, f0, g0 = ray_setup(prob, rng.standard_normal(6), np.zeros(6))
     d = -np.linalg.solve(A, g0)  # Newton direction: the exact step is 1
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=1.0)
     assert out[2] == LS_OK and out[3] == 1 and out[0] == 1.0
@@ -190,7 +190,7 @@ def test_quadratic_along_gradient(alpha0, c2):
     A = np.diag([1.0, 10.0, 100.0])
     b = np.array([1.0, -2.0, 3.0])
     prob = quadratic(A, b)
-    x, d, f0, g0 = setup(prob, [1.0, 1.0, 1.0], np.zeros(3))
+    x, d, f0, g0 = ray_setup(prob, [1.0, 1.0, 1.0], np.zeros(3))
     d = -g0
     a_star = (g0 @ g0) / (g0 @ A @ g0)
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=alpha0, c2=c2)
@@ -214,7 +214,7 @@ def test_closed_form_1d(m, alpha0):
     f = lambda x: (x[0] - m) ** 4 + (x[0] - m) ** 2  # noqa: E731
     grad = lambda x: np.array([4 * (x[0] - m) ** 3 + 2 * (x[0] - m)])  # noqa: E731
     prob = Counted(f, grad)
-    x, d, f0, g0 = setup(prob, [0.0], [1.0])
+    x, d, f0, g0 = ray_setup(prob, [0.0], [1.0])
     c2 = 1e-3
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=alpha0, c2=c2)
     assert out[2] == LS_OK
@@ -229,7 +229,7 @@ def test_closed_form_1d(m, alpha0):
 def test_rosenbrock_steepest_descent(n, seed):
     rng = np.random.default_rng(seed)
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, rng.uniform(-2, 2, n), np.zeros(n))
+    x, d, f0, g0 = ray_setup(prob, rng.uniform(-2, 2, n), np.zeros(n))
     d = -g0  # badly scaled: alpha0 = 1 overshoots by orders of magnitude
     for alpha0 in (1.0, 1e-8):
         out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=alpha0)
@@ -242,7 +242,7 @@ def test_rosenbrock_steepest_descent(n, seed):
 
 def test_inputs_not_modified():
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [-1.2, 1.0, 0.3], np.zeros(3))
+    x, d, f0, g0 = ray_setup(prob, [-1.2, 1.0, 0.3], np.zeros(3))
     d = -g0
     copies = x.copy(), d.copy(), g0.copy()
     for search in (run_sw, run_bt):
@@ -257,7 +257,7 @@ def test_inputs_not_modified():
 def test_alpha0_accepted_with_one_evaluation():
     # A quasi-Newton-like step on Rosenbrock near the solution: alpha0 = 1 satisfies Wolfe.
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [0.9, 0.8], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [0.9, 0.8], np.zeros(2))
     d = -np.linalg.solve(so.rosen_hess(x), g0)
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=1.0)
     f1, g1 = prob.f_and_g(x + d)
@@ -268,7 +268,7 @@ def test_alpha0_accepted_with_one_evaluation():
 @pytest.mark.parametrize("scale", [1.0, 1e-3, -1.0])
 def test_not_descent(scale):
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [-1.2, 1.0], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [-1.2, 1.0], np.zeros(2))
     d = g0 * scale if scale < 0 else g0.copy() * scale  # ascent, or orthogonal below
     if scale == -1.0:
         d = np.array([g0[1], -g0[0]])  # orthogonal: phi'(0) = 0
@@ -284,7 +284,7 @@ def test_log_barrier_infinite_region(alpha0):
     # f = c^T x - sum log(1 - x): +inf at and past x_i = 1.  The Wolfe step lies before it.
     c = np.array([-5.0, -1.0, -20.0])
     prob = log_barrier(c)
-    x, d, f0, g0 = setup(prob, [0.0, 0.2, -0.5], np.zeros(3))
+    x, d, f0, g0 = ray_setup(prob, [0.0, 0.2, -0.5], np.zeros(3))
     d = -g0
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=alpha0)
     assert out[2] == LS_OK
@@ -301,7 +301,7 @@ def test_log_barrier_infinite_region(alpha0):
 def test_nan_region_with_minimum_inside():
     # NaN past x0 = 3; the minimum along d is at 1.
     prob = nan_beyond(3.0, np.array([1.0, -1.0]))
-    x, d, f0, g0 = setup(prob, [0.0, 0.0], [1.0, -1.0])
+    x, d, f0, g0 = ray_setup(prob, [0.0, 0.0], [1.0, -1.0])
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=50.0)
     assert out[2] == LS_OK
     check_outputs(prob, x, d, f0, g0, out, x_new, g_new)
@@ -312,7 +312,7 @@ def test_nan_region_before_minimum_returns_best_point():
     # NaN past x0 = 0.5 while phi keeps decreasing until the minimum at 1: no Wolfe point in
     # the finite region; the best point with sufficient decrease is returned (LS_MAXEVAL).
     prob = nan_beyond(0.5, np.array([1.0, 1.0]))
-    x, d, f0, g0 = setup(prob, [0.0, 0.0], [1.0, 1.0])
+    x, d, f0, g0 = ray_setup(prob, [0.0, 0.0], [1.0, 1.0])
     # phi'(a) = 4 (a - 1): with c2 = 0.1 the curvature condition needs a >= 0.9.
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=0.1, c2=0.1, max_evals=12)
     alpha, f_new, status, n = out
@@ -338,7 +338,7 @@ def test_everything_non_finite():
 
 def test_non_finite_start():
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [0.0, 0.0], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [0.0, 0.0], np.zeros(2))
     d = -g0
     for f_bad in (math.inf, math.nan):
         for run in (run_sw, run_bt):
@@ -349,7 +349,7 @@ def test_non_finite_start():
 def test_budget_no_decrease():
     # Steepest descent on Rosenbrock with alpha0 = 1 fails Armijo; one evaluation allowed.
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [-1.2, 1.0], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [-1.2, 1.0], np.zeros(2))
     d = -g0
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=1.0, max_evals=1)
     assert out == (0.0, f0, LS_NO_DECREASE, 1)
@@ -371,7 +371,7 @@ def test_budget_returns_best_sufficient_decrease_point():
 
     # x + a d with d = -(1, 2): the wall is at a = 2e-3, before any extrapolated trial.
     prob = Counted(f, lambda x: np.full(2, np.nan) if x[0] < 0.998 else base.grad(x))
-    x, d, f0, g0 = setup(prob, [1.0, 1.0], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [1.0, 1.0], np.zeros(2))
     d = -g0
     for budget in (1, 2):
         out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=1e-3, max_evals=budget)
@@ -384,7 +384,7 @@ def test_budget_returns_best_sufficient_decrease_point():
 def test_alpha_max_respected():
     # Linear (unbounded below) objective: extrapolation stops at alpha_max.
     prob = Counted(lambda x: -np.sum(x), lambda x: -np.ones_like(x))
-    x, d, f0, g0 = setup(prob, [0.0, 0.0], [1.0, 1.0])
+    x, d, f0, g0 = ray_setup(prob, [0.0, 0.0], [1.0, 1.0])
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=1.0, alpha_max=100.0)
     assert out[0] == 100.0 and out[2] == LS_OK
     assert prob.n_fg <= 5  # 1, then growth by factor up to 4 per step
@@ -460,7 +460,7 @@ def test_steepest_descent_vs_scipy(seed):
     # with scipy's function calls on the same search.
     rng = np.random.default_rng(seed)
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, rng.uniform(-2, 2, 4), np.zeros(4))
+    x, d, f0, g0 = ray_setup(prob, rng.uniform(-2, 2, 4), np.zeros(4))
     d = -g0
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=1.0)
     a_sp, nf_sp, ng_sp = scipy_counts(prob, x, d, f0, g0, maxiter=50)
@@ -487,7 +487,7 @@ def test_random_quadratics_satisfy_strong_wolfe(n, seed, log_alpha0, log_cond, c
     A = Q @ np.diag(np.logspace(0, log_cond, n)) @ Q.T
     A = 0.5 * (A + A.T)
     prob = quadratic(A, rng.standard_normal(n))
-    x, d, f0, g0 = setup(prob, rng.standard_normal(n), np.zeros(n))
+    x, d, f0, g0 = ray_setup(prob, rng.standard_normal(n), np.zeros(n))
     if np.linalg.norm(g0) < 1e-8:
         return
     d = rng.standard_normal(n)
@@ -522,7 +522,7 @@ def test_random_quadratics_satisfy_strong_wolfe(n, seed, log_alpha0, log_cond, c
 
 def test_backtracking_gradient_only_at_accepted_point():
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [-1.2, 1.0], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [-1.2, 1.0], np.zeros(2))
     d = -g0
     out, x_new, g_new = run_bt(prob, x, d, f0, g0, alpha0=1.0)
     assert out[2] == LS_OK
@@ -533,7 +533,7 @@ def test_backtracking_gradient_only_at_accepted_point():
 
 def test_backtracking_alpha0_accepted():
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [0.9, 0.8], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [0.9, 0.8], np.zeros(2))
     d = -np.linalg.solve(so.rosen_hess(x), g0)
     out, x_new, g_new = run_bt(prob, x, d, f0, g0, alpha0=1.0)
     assert out[0] == 1.0 and out[2] == LS_OK and out[3] == 2
@@ -543,7 +543,7 @@ def test_backtracking_alpha0_accepted():
 def test_backtracking_quadratic_interpolation_exact():
     # phi(a) = (a - 1)^2 from alpha0 = 4: the interpolated step is the minimizer 1.
     prob = Counted(lambda x: (x[0] - 1.0) ** 2, lambda x: np.array([2.0 * (x[0] - 1.0)]))
-    x, d, f0, g0 = setup(prob, [0.0], [1.0])
+    x, d, f0, g0 = ray_setup(prob, [0.0], [1.0])
     out, x_new, g_new = run_bt(prob, x, d, f0, g0, alpha0=4.0)
     assert out[2] == LS_OK and out[3] == 3
     assert out[0] == pytest.approx(1.0, rel=1e-14)
@@ -561,7 +561,7 @@ def test_backtracking_non_finite_shrinks(shrink):
         lambda x: math.inf if x[0] > 1e-3 else -x[0],
         lambda x: np.array([np.nan if x[0] > 1e-3 else -1.0]),
     )
-    x, d, f0, g0 = setup(prob, [0.0], [1.0])
+    x, d, f0, g0 = ray_setup(prob, [0.0], [1.0])
     out, x_new, g_new = run_bt(prob, x, d, f0, g0, alpha0=1.0, shrink=shrink, max_evals=200)
     a, k = 1.0, 0
     while a > 1e-3:
@@ -575,7 +575,7 @@ def test_backtracking_non_finite_shrinks(shrink):
 def test_backtracking_non_finite_gradient_at_accepted_point():
     # fun is finite everywhere but fg's gradient is NaN beyond 0.3: keep shrinking.
     prob = Counted(lambda x: -x[0], lambda x: np.array([np.nan if x[0] > 0.3 else -1.0]))
-    x, d, f0, g0 = setup(prob, [0.0], [1.0])
+    x, d, f0, g0 = ray_setup(prob, [0.0], [1.0])
     out, x_new, g_new = run_bt(prob, x, d, f0, g0, alpha0=1.0)
     assert out[2] == LS_OK and out[0] == 0.25
     check_outputs(prob, x, d, f0, g0, out, x_new, g_new)
@@ -586,7 +586,7 @@ def test_backtracking_non_finite_gradient_at_accepted_point():
 
 def test_fixed_step():
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [-1.2, 1.0], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [-1.2, 1.0], np.zeros(2))
     d = -g0
     x_new = np.empty(2)
     g_new = np.empty(2)
@@ -598,7 +598,7 @@ def test_fixed_step():
 
 def test_fixed_step_not_finite():
     prob = log_barrier(np.zeros(2))
-    x, d, f0, g0 = setup(prob, [0.0, 0.0], [1.0, 0.0])
+    x, d, f0, g0 = ray_setup(prob, [0.0, 0.0], [1.0, 0.0])
     x_new = np.empty(2)
     g_new = np.empty(2)
     out = fixed_step(prob.fun, prob.fg, x, d, f0, g0, 2.0, x_new, g_new)
@@ -723,7 +723,7 @@ def test_njit_not_descent_and_budget(jitted):
 
 def test_objects_bind_parameters():
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [-1.2, 1.0], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [-1.2, 1.0], np.zeros(2))
     d = -g0
     x_new = np.empty(2)
     g_new = np.empty(2)
@@ -802,7 +802,7 @@ def test_invalid_alpha0_replaced_by_one(alpha0):
     # Newton step on a quadratic: alpha = 1 is exact, so a bad alpha0 costs one evaluation.
     A = np.diag([2.0, 5.0])
     prob = quadratic(A, np.ones(2))
-    x, d, f0, g0 = setup(prob, [3.0, -1.0], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [3.0, -1.0], np.zeros(2))
     d = -np.linalg.solve(A, g0)
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=alpha0)
     assert out[0] == 1.0 and out[2] == LS_OK and out[3] == 1
@@ -813,7 +813,7 @@ def test_invalid_alpha0_replaced_by_one(alpha0):
 def test_inconsistent_gradient_no_decrease():
     # The gradient claims descent along d but f increases: no sufficient decrease anywhere.
     prob = Counted(lambda x: float(x @ x), lambda x: 2.0 * x - 10.0)
-    x, d, f0, g0 = setup(prob, [1.0, 1.0], [1.0, 1.0])
+    x, d, f0, g0 = ray_setup(prob, [1.0, 1.0], [1.0, 1.0])
     assert g0 @ d < 0
     out, x_new, g_new = run_sw(prob, x, d, f0, g0, max_evals=15)
     assert out == (0.0, f0, LS_NO_DECREASE, 15)
@@ -865,7 +865,7 @@ def test_backtracking_only_accepts_steps_that_lower_f(method):
 
 def test_searches_do_not_evaluate_trials_that_leave_x_unchanged():
     prob = rosenbrock()
-    x, d, f0, g0 = setup(prob, [-1.2, 1.0], np.zeros(2))
+    x, d, f0, g0 = ray_setup(prob, [-1.2, 1.0], np.zeros(2))
     d = -g0 * 1e-40  # every step up to 1e20 leaves x unchanged
     x_new = np.empty(2)
     g_new = np.empty(2)

@@ -57,3 +57,45 @@ def test_repeated_solves_do_not_recompile():
 def test_kernels_are_cached_on_disk(kernel):
     disp = getattr(quasi_newton, kernel)
     assert disp._cache.__class__.__name__ == "FunctionCache"
+
+
+def test_no_writable_cache_directory_compiles_without_the_cache(monkeypatch):
+    # a read-only install with no writable user cache directory: Numba raises "no locator
+    # available" when asked for cache=True; nsolve warns once and compiles without the cache
+    import warnings
+
+    import numba
+
+    from nsolve import _jit
+
+    real_njit = numba.njit
+    asked = []
+
+    def njit(*args, **options):
+        if args:  # Numba's own internal uses
+            return real_njit(*args, **options)
+        asked.append(options.get("cache"))
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file '/ro/f.py'")
+        return real_njit(**options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    monkeypatch.setattr(_jit, "_warned_no_cache", False)
+
+    def twice(x):
+        return 2.0 * x
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        k1 = _jit.kernel(twice)
+        k2 = _jit.kernel(lambda x: x + 1.0)
+    assert k1(3.0) == 6.0 and k2(1.0) == 2.0
+    assert [str(w.message).count("NUMBA_CACHE_DIR") for w in caught] == [1]  # one warning
+    assert asked == [True, False, False] and not _jit.cacheable()
+    # any other error of Numba's propagates
+    monkeypatch.setattr(_jit, "_warned_no_cache", False)
+    monkeypatch.setattr(numba, "njit", lambda **o: (_ for _ in ()).throw(RuntimeError("something else")))
+    import pytest
+
+    with pytest.raises(RuntimeError, match="something else"):
+        _jit.kernel(twice)

@@ -379,24 +379,27 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
 
 
 # ------------------------------------------------------------------ compiling ahead
-def precompile(methods=None, *, verbose: bool = False) -> dict[str, float]:
+def precompile(methods=None, *, many: bool = True, verbose: bool = False) -> dict[str, float]:
     """Compile (or load from Numba's on-disk cache) the compiled solvers, once per machine.
 
     Python objectives run on the compiled solvers only once these exist (see
     ``docs/compiled.md``); compiling one takes tens of seconds, loading it from the cache
-    about a tenth of a second.
+    about a tenth of a second.  With ``many`` (the default) the parallel solvers of
+    :func:`~nsolve.compiled.minimize_many` are compiled too (about half a minute each).
 
     Parameters
     ----------
     methods : iterable of str, optional
         Methods whose solvers to compile (default: every method with a compiled driver).
+    many : bool
+        Also compile the ``minimize_many`` solvers.
     verbose : bool
         Print each solver's time.
 
     Returns
     -------
     dict
-        Seconds spent per compiled driver.
+        Seconds spent per compiled driver (``"<driver>"``, and ``"<driver> (many)"``).
     """
     D = _dispatch()
     names = D.COMPILED_METHODS if methods is None else tuple(methods)
@@ -416,8 +419,27 @@ def precompile(methods=None, *, verbose: bool = False) -> dict[str, float]:
             entry.compile(argtypes)
         done[driver] = time.perf_counter() - t
         if verbose:
-            print(f"{driver:12s} {done[driver]:8.2f} s", flush=True)
+            print(f"{driver:18s} {done[driver]:8.2f} s", flush=True)
+        if many:
+            t = time.perf_counter()
+            _run_many_once(name)
+            key = f"{driver} (many)"
+            done[key] = time.perf_counter() - t
+            if verbose:
+                print(f"{key:18s} {done[key]:8.2f} s", flush=True)
     return done
+
+
+def _run_many_once(name: str) -> None:
+    """One tiny :func:`~nsolve.compiled.minimize_many` run of ``name`` on the library's
+    compiled Rosenbrock: compiles (or loads) its parallel solver for the argument types every
+    call passes (the solvers take the objective as addresses, so any objective will do)."""
+    from nsolve import problems
+    from nsolve.compiled._many import minimize_many
+
+    p = problems.get("rosenbrock", 2).jit()
+    hess = p.hess if name == "newton" else None
+    minimize_many(p.f, p.grad, np.array([[-1.2, 1.0], [0.5, 0.5]]), method=name, hess=hess, maxiter=1)
 
 
 def _representative_call() -> tuple:

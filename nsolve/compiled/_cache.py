@@ -17,7 +17,7 @@ from pathlib import Path
 import numba
 from numba.core.caching import FunctionCache
 
-from nsolve._jit import KERNEL_OPTIONS
+from nsolve._jit import KERNEL_OPTIONS, cacheable, njit_cached
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -73,8 +73,9 @@ def solver(func=None, *, parallel: bool = False):
     """Compile ``func`` like a kernel (nopython, nogil, no fastmath) with the salted cache."""
 
     def wrap(f):
-        disp = numba.njit(**{**KERNEL_OPTIONS, "parallel": parallel})(f)
-        disp._cache = _SaltedCache(f, source_salt())
+        disp = njit_cached(f, {**KERNEL_OPTIONS, "parallel": parallel})
+        if cacheable():
+            disp._cache = _SaltedCache(f, source_salt())
         return disp
 
     return wrap if func is None else wrap(func)

@@ -651,9 +651,9 @@ def logistic_objective(
     ((1, 3), (1,))
     """
     C = check_regularization(C)
-    if not isinstance(fit_intercept, (bool, np.bool_)):
+    if not isinstance(fit_intercept, bool | np.bool_):
         raise TypeError(f"fit_intercept must be a bool; got {type(fit_intercept).__name__}")
-    if multinomial is not None and not isinstance(multinomial, (bool, np.bool_)):
+    if multinomial is not None and not isinstance(multinomial, bool | np.bool_):
         raise TypeError(f"multinomial must be None or a bool; got {type(multinomial).__name__}")
     Xc, layout = _as_design(X)
     n_samples, n_features = Xc.shape
