@@ -184,6 +184,16 @@ def test_auto_rule():
     wide = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
     assert wide.method_ == "lbfgs"
     assert wide.result_.success and wide.n_iter_[0] == wide.result_.nit
+    # multinomial: the Hessian's n q1(q1+1)/2 K(K+1)/2 multiply-adds against 3e8
+    X = rng.standard_normal((2000, 20))
+    y = np.argmax(X[:, :4] + rng.gumbel(size=(2000, 4)), axis=1)
+    assert LogisticRegression().fit(X, y).method_ == "newton"  # 2000 * 231 * 10 = 4.6e6
+    X = rng.standard_normal((13000, 50))
+    y = np.argmax(X[:, :5] + rng.gumbel(size=(13000, 5)), axis=1)
+    m = LogisticRegression().fit(X, y)  # 13000 * 1326 * 15 = 2.6e8 <= 3e8
+    assert m.method_ == "newton"
+    m = LogisticRegression().fit(np.vstack([X, X[:3000]]), np.concatenate([y, y[:3000]]))  # 3.2e8 > 3e8
+    assert m.method_ == "lbfgs" and m.result_.success
 
 
 def test_warm_start_needs_fewer_iterations(cancer):
