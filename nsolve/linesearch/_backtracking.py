@@ -23,6 +23,10 @@ from nsolve._kernels.vector import axpy_moved_into, copy_into, dot
 from nsolve._status import LS_NO_DECREASE, LS_NOT_DESCENT, LS_NOT_FINITE, LS_OK
 
 #: Interpolated steps are kept in ``[SAFE_LOW, SAFE_HIGH] * alpha`` (Nocedal & Wright, 3.5).
+#: A step that leaves f level with f(0) (f has no resolution left) is accepted only when the
+#: slope along d fell to this fraction of |phi'(0)| (progress the gradient can see: Hager &
+#: Zhang's approximate Wolfe test, as the strong Wolfe search applies it).
+TIE_SLOPE = 0.9
 SAFE_LOW = 0.1
 SAFE_HIGH = 0.5
 
@@ -84,11 +88,13 @@ def backtracking(fun, fg, x, d, f0, g0, alpha0, c1, shrink, max_evals, x_new, g_
     r"""Backtrack from ``alpha0`` until sufficient decrease, then evaluate the gradient once.
 
     Accepts the first trial with :math:`\phi(\alpha) \le \phi(0) + c_1 \alpha \phi'(0)`,
-    :math:`\phi'(0) = g_0^T d < 0`, and :math:`\phi(\alpha) < \phi(0)`: when
-    :math:`c_1 \alpha \phi'(0)` is below the rounding of :math:`\phi(0)` the first test
-    alone would accept a step that does not lower f, and a run at its precision floor would
-    take such steps until its iteration budget ran out.  A trial that leaves x unchanged
-    (:math:`x + \alpha d = x` in floating point) ends the search without an evaluation.
+    :math:`\phi'(0) = g_0^T d < 0`, that lowers f or, level with :math:`\phi(0)`, has
+    :math:`|\phi'(\alpha)| \le 0.9\,|\phi'(0)|`: when :math:`c_1 \alpha \phi'(0)` is
+    below the rounding of :math:`\phi(0)` the first test alone would accept steps that make
+    no progress, and a run at its precision floor would take them until its iteration
+    budget ran out; a level step whose slope did not fall ends the search.  A trial that
+    leaves x unchanged (:math:`x + \alpha d = x` in floating point) ends it without an
+    evaluation.
     After a rejected trial with a finite value the next one comes from quadratic (first) or
     cubic (later) interpolation safeguarded to :math:`[0.1, 0.5]\,\alpha`
     (:func:`backtrack_step`); after a non-finite value, or when interpolation fails,
@@ -160,11 +166,16 @@ def backtracking(fun, fg, x, d, f0, g0, alpha0, c1, shrink, max_evals, x_new, g_
         trials += 1
         if math.isfinite(f):
             n_finite += 1
-            if f <= f0 + c1 * a * dphi0 and f < f0:  # (c1 a phi'(0) may round away)
+            if f <= f0 + c1 * a * dphi0:
                 f_new = fg(x_new, g_new)
                 n += 1
-                if math.isfinite(f_new) and math.isfinite(dot(g_new, d)):
-                    return a, f_new, LS_OK, n
+                dphi = dot(g_new, d)
+                if math.isfinite(f_new) and math.isfinite(dphi):
+                    if f_new < f0 or abs(dphi) <= TIE_SLOPE * -dphi0:
+                        return a, f_new, LS_OK, n
+                    # level with f0 (c1 a phi'(0) rounded away against f) and the slope almost
+                    # unchanged: no progress here, nor at shorter steps
+                    break
                 a_next = shrink * a
             else:
                 a_next = backtrack_step(a, f, a_prev, f_prev, have_prev, f0, dphi0, shrink)
