@@ -285,8 +285,8 @@ _NO_LIMIT = 2**62
 
 def _scipy_count(value, name: str, minimum: int):
     """A count as scipy takes it: None kept, a float rounded up (scipy compares
-    ``k < maxiter``), inf meaning no limit, values below ``minimum`` raised to it (scipy's maxiter=-1 stops at
-    once, as 0 does); anything else is passed on for nsolve's own check."""
+    ``k < maxiter``), inf meaning no limit, values below ``minimum`` raised to it (scipy's
+    maxiter=-1 stops at once, as 0 does); anything else is passed on for nsolve's own check."""
     if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
         return value
     if isinstance(value, float | np.floating):

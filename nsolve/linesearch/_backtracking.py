@@ -23,12 +23,12 @@ from nsolve._kernels.vector import axpy_moved_into, copy_into, dot
 from nsolve._status import LS_NO_DECREASE, LS_NOT_DESCENT, LS_NOT_FINITE, LS_OK
 
 #: Interpolated steps are kept in ``[SAFE_LOW, SAFE_HIGH] * alpha`` (Nocedal & Wright, 3.5).
+SAFE_LOW = 0.1
+SAFE_HIGH = 0.5
 #: A step that leaves f level with f(0) (f has no resolution left) is accepted only when the
 #: slope along d fell to this fraction of |phi'(0)| (progress the gradient can see: Hager &
 #: Zhang's approximate Wolfe test, as the strong Wolfe search applies it).
 TIE_SLOPE = 0.9
-SAFE_LOW = 0.1
-SAFE_HIGH = 0.5
 
 
 @kernel
@@ -171,7 +171,7 @@ def backtracking(fun, fg, x, d, f0, g0, alpha0, c1, shrink, max_evals, x_new, g_
                 n += 1
                 dphi = dot(g_new, d)
                 if math.isfinite(f_new) and math.isfinite(dphi):
-                    if f_new < f0 or abs(dphi) <= TIE_SLOPE * -dphi0:
+                    if f_new < f0 or (f_new <= f0 and abs(dphi) <= TIE_SLOPE * -dphi0):
                         return a, f_new, LS_OK, n
                     # level with f0 (c1 a phi'(0) rounded away against f) and the slope almost
                     # unchanged: no progress here, nor at shorter steps
