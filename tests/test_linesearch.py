@@ -857,8 +857,10 @@ def test_backtracking_does_not_crawl_at_the_precision_floor(method):
     f_star = -0.5 * b @ (b / d)
     res = nsolve.minimize(lambda x: 0.5 * x @ (d * x) - b @ x, lambda x: d * x - b, np.zeros(50), method=method,
                           line_search="backtracking", gtol=0.0, maxiter=20000, history=True)
-    fs = res.history["f"]
-    assert np.all(np.diff(fs) < 0.0)  # every accepted step lowered f
+    df = np.diff(res.history["f"])
+    # f never rises; a level step passes only when its slope fell (a handful at the floor,
+    # depending on the BLAS's rounding), never thousands
+    assert np.all(df <= 0.0) and np.sum(df == 0.0) <= 20
     if method != "gd":  # gd is still far from the floor after 20000 steps
         assert res.status == Status.LINE_SEARCH_FAILED and res.nit < 20000
         assert res.fun - f_star <= 1e-12 * abs(f_star)
