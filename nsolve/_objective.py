@@ -84,6 +84,11 @@ class _OnAllSamples:
         return self.func(x, np.arange(self.n_samples, dtype=np.int64), *args)
 
 
+def is_matrix_operator(H) -> bool:
+    """True for a Hessian given as a scipy.sparse matrix or array or a LinearOperator."""
+    return issparse(H) or isinstance(H, LinearOperator)
+
+
 class NotScalarError(TypeError, ValueError):
     """f returned an array of several values: a TypeError, and also the ValueError scipy
     raises there, so handlers written for either catch it."""
@@ -332,7 +337,7 @@ class Objective:
         if self._hess is not None:
             self.nhev += 1
             H = self._hess(x.copy(), *self.args)
-            if issparse(H) or isinstance(H, LinearOperator):
+            if is_matrix_operator(H):
                 if H.shape != (self.n, self.n):
                     raise ValueError(f"hess must return an array of shape ({self.n}, {self.n}); got {H.shape}")
                 if np.dtype(H.dtype).kind not in "biuf":

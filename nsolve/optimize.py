@@ -34,7 +34,7 @@ from scipy.optimize import OptimizeResult, OptimizeWarning
 
 from nsolve._api import minimize as _nsolve_minimize
 from nsolve._api import valid_options
-from nsolve._objective import NotFiniteAtStart
+from nsolve._objective import NotFiniteAtStart, is_matrix_operator
 from nsolve._registry import get_method, method_names
 from nsolve._result import build_result
 from nsolve._status import Status
@@ -495,7 +495,7 @@ def _one_variable(grad, hess, fun, fused: bool):
 
         def hess(x, *args):
             H = user_hess(x, *args)
-            return H if hasattr(H, "tocsr") or hasattr(H, "matvec") else np.atleast_2d(H)
+            return H if is_matrix_operator(H) else np.atleast_2d(H)
     return grad, hess, fun
 
 

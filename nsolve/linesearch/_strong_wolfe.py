@@ -118,6 +118,16 @@ def quadratic_minimizer(a, fa, da, b, fb):
 
 
 @kernel
+def grown_step(a, cap, cap_bad):
+    """The step after ``a`` when nothing is known but that it was too short to resolve: ``4 a``,
+    kept below ``cap`` (a step found non-finite: halfway to it) or clipped to it (``alpha_max``)."""
+    a_next = EXTRAP_HIGH * a
+    if a_next >= cap:
+        a_next = cap if not cap_bad else a + NONFINITE_FIRST * (cap - a)
+    return a_next
+
+
+@kernel
 def extrapolation_step(a0, f0, d0, a1, f1, d1):
     r"""Next trial beyond ``a1`` while no bracket is known (``a0 < a1``, both descending).
 
@@ -307,9 +317,7 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
             n_still += 1
             if bracketed or a >= cap or n_still > MAX_STILL:
                 break
-            a_next = EXTRAP_HIGH * a
-            if a_next >= cap:
-                a_next = cap if not cap_bad else a + NONFINITE_FIRST * (cap - a)
+            a_next = grown_step(a, cap, cap_bad)
             if not a_next > a:
                 break
             a = a_next
@@ -349,9 +357,7 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
                 # Level with the best point to rounding (a step that moves x by a few ulps
                 # but not f), and the slope still descends steeply: the step grows, as in
                 # More-Thuente; a_lo stays, since only a lower f is progress.
-                a_next = EXTRAP_HIGH * a
-                if a_next >= cap:
-                    a_next = cap if not cap_bad else a + NONFINITE_FIRST * (cap - a)
+                a_next = grown_step(a, cap, cap_bad)
                 if a_next > a:
                     a = a_next
                     continue
