@@ -295,7 +295,8 @@ def minimize(
             return res
     obj = Objective(f, grad, n, hess=hess, hessp=hessp, args=args,
                     fd_scheme=merged["fd_scheme"], fd_step=merged["fd_step"], n_samples=n_samples, sampler=sampler)
-    if bridge_reason(spec.name, n, grad, hess, hessp, callback, disp, n_samples, rules, history) is None:
+    if bridge_reason(spec.name, n, grad, hess, hessp, callback, disp, n_samples, rules, history,
+                     method_opts) is None:
         # Python functions on the compiled solver (None while that solver is not compiled yet)
         res = minimize_bridged(spec, method_opts, search, rules, obj, x, history=history)
         if res is not None:

@@ -327,8 +327,10 @@ def ran_compiled(method: str) -> bool:
     return _READY.get(method) is True
 
 
-def bridge_reason(name: str, n: int, grad, hess, hessp, callback, disp, n_samples, rules, history) -> str | None:
-    """Why a run with Python functions stays on the interpreted driver (None: it can go compiled)."""
+def bridge_reason(name: str, n: int, grad, hess, hessp, callback, disp, n_samples, rules, history,
+                  method_opts=None) -> str | None:
+    """Why a run with Python functions stays on the interpreted driver (None: it can go compiled);
+    with ``method_opts``, its learning-rate schedule is checked too."""
     D = _dispatch()
     if not ENABLED:
         return "the compiled path for Python functions is switched off"
@@ -350,6 +352,8 @@ def bridge_reason(name: str, n: int, grad, hess, hessp, callback, disp, n_sample
         return f"newton with n > {MAX_N_HESSIAN} runs interpreted (the staged Hessian would double its memory)"
     if (history or rules.time_limit > 0.0) and CLOCK_ADDRESS == 0:
         return "no monotonic clock for the time limit / history on this platform"
+    if method_opts is not None:
+        return D.schedule_reason(method_opts, rules.maxiter)
     return None
 
 
@@ -361,8 +365,6 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
     driver returns for the same run.
     """
     D = _dispatch()
-    if D.schedule_reason(method_opts, rules.maxiter) is not None:
-        return None
     name = spec.name
     t0 = time.perf_counter()
     n = x.shape[0]

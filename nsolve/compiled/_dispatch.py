@@ -85,8 +85,10 @@ def _frozen_elsewhere(func, role: str, with_args: bool) -> bool:
     return function_type(role, with_args).signature.args not in func.overloads
 
 
-def compiled_reason(method, f, grad, hess, hessp, callback, disp, args, rules, history) -> str | None:
-    """Why a run cannot take the compiled path (None when it can)."""
+def compiled_reason(method, f, grad, hess, hessp, callback, disp, args, rules, history,
+                    method_opts=None) -> str | None:
+    """Why a run cannot take the compiled path (None when it can); with ``method_opts``, its
+    learning-rate schedule is checked too (:func:`schedule_reason`)."""
     if method not in COMPILED_METHODS:
         return f"method {method!r} has no compiled driver"
     if not is_numba_function(f):
@@ -110,6 +112,8 @@ def compiled_reason(method, f, grad, hess, hessp, callback, disp, args, rules, h
                     "with C-contiguous float64 arrays")
     if (history or rules.time_limit > 0.0) and CLOCK_ADDRESS == 0:
         return "no monotonic clock for the time limit / history on this platform"
+    if method_opts is not None:
+        return schedule_reason(method_opts, rules.maxiter)
     return None
 
 
@@ -305,9 +309,7 @@ def minimize_compiled(spec, method_opts, search, rules, f, grad, hess, hessp, ar
                       disp=False, history=False):
     """Run ``minimize`` compiled, or return None when the run needs the interpreted driver."""
     name = spec.name
-    if compiled_reason(name, f, grad, hess, hessp, callback, disp, args, rules, history) is not None:
-        return None
-    if schedule_reason(method_opts, rules.maxiter) is not None:
+    if compiled_reason(name, f, grad, hess, hessp, callback, disp, args, rules, history, method_opts) is not None:
         return None
     t0 = time.perf_counter()
     a = args_vector(args)

@@ -22,7 +22,6 @@ from nsolve.compiled._dispatch import (
     objective_addresses,
     packed_options,
     raise_start_error,
-    schedule_reason,
 )
 
 #: The convergence codes (``success``), as plain ints for the array comparisons.
@@ -188,8 +187,7 @@ def minimize_many(
         hess = None
     call_args = () if A is None else (A[0],)
     t0 = time.perf_counter()
-    if (compiled_reason(spec.name, f, grad, hess, None, None, False, call_args, rules, False) is not None
-            or schedule_reason(method_opts, rules.maxiter) is not None):
+    if compiled_reason(spec.name, f, grad, hess, None, None, False, call_args, rules, False, method_opts) is not None:
         out = _sequential(f, grad, X, A, spec.name, hess, options, kwargs)
     else:
         out = _compiled(f, grad, hess, X, A, spec, method_opts, search, rules, n_threads)
