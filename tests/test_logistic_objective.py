@@ -239,6 +239,32 @@ def test_csr_with_duplicate_and_unsorted_indices():
     np.testing.assert_allclose(ob.hess(wb), rb.hess(wb), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("layout", ["CSR64", "CSR32"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_classes", [3, 6])
+def test_csr_multinomial_passes_equal_dense(layout, fit_intercept, n_classes):
+    """The CSR multinomial kernels work in feature-major order and form the Hessian from its
+    distinct entries; the dense kernels (class-major) are the reference."""
+    X, y = make_data(n=90, p=7, n_classes=n_classes, seed=4, density=0.5)
+    sw = np.random.default_rng(2).uniform(0.0, 2.0, X.shape[0])
+    Xs = as_layout(X, layout)
+    obj = logistic_objective(Xs, y, 0.9, fit_intercept=fit_intercept, sample_weight=sw)
+    ref = logistic_objective(dense_of(obj), y, 0.9, fit_intercept=fit_intercept, sample_weight=sw)
+    w = random_point(obj, scale=1.0)
+    v = random_point(obj, seed=6)
+    f, g = obj.fg(w)
+    fr, gr = ref.fg(w)
+    assert f == pytest.approx(fr, rel=1e-13)
+    np.testing.assert_allclose(g, gr, rtol=1e-12, atol=1e-13 * np.abs(gr).max())
+    np.testing.assert_allclose(obj.hessp(w, v), ref.hessp(w, v), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(obj.hess(w), ref.hess(w), rtol=1e-12, atol=1e-13)
+    rows = np.array([5, 0, 5, 77, 31])
+    fb, gb = obj.batch_fg(w, rows)
+    fbr, gbr = ref.batch_fg(w, rows)
+    assert fb == pytest.approx(fbr, rel=1e-13)
+    np.testing.assert_allclose(gb, gbr, rtol=1e-12, atol=1e-13 * np.abs(gbr).max())
+
+
 # --------------------------------------------------------------------------------------
 # scikit-learn references
 # --------------------------------------------------------------------------------------

@@ -938,26 +938,54 @@ def multi_fg_fblock(
 
 
 @kernel
+def _feature_major_margins(indptr, indices, data, W, b, fit_intercept, i, z):
+    """``z[c] = x_i^T W[:, c] (+ b[c])`` for CSR row ``i``; ``W`` is ``(p, K)`` (feature-major)."""
+    K = z.shape[0]
+    for c in range(K):
+        z[c] = b[c] if fit_intercept else 0.0
+    for t in range(indptr[i], indptr[i + 1]):
+        v = data[t]
+        wj = W[indices[t]]
+        for c in range(K):
+            z[c] += v * wj[c]
+
+
+@kernel
+def _feature_major_scatter(indptr, indices, data, r, i, G):
+    """``G[j, :] += x_ij r`` for the stored entries ``j`` of CSR row ``i``; ``G`` is ``(p, K)``."""
+    K = r.shape[0]
+    for t in range(indptr[i], indptr[i + 1]):
+        v = data[t]
+        gj = G[indices[t]]
+        for c in range(K):
+            gj[c] += v * r[c]
+
+
+@kernel
 def multi_fg_csr(
     indptr, indices, data, y, sw, w, n_classes, fit_intercept, rows, use_rows, lo, hi, need_grad,
     want_state, state, g,
 ):
-    """As :func:`multi_fg_dense` for CSR ``X``."""
+    """As :func:`multi_fg_dense` for CSR ``X``, with ``w`` and ``g`` in *feature-major* order.
+
+    The coefficient of feature ``j`` for class ``c`` is at ``j * K + c`` (``W`` of shape
+    ``(p, K)``, raveled; the intercepts follow at ``K * p + c``), so each stored entry of a
+    row reads and updates ``K`` adjacent numbers instead of gathering from ``K`` places ``p``
+    apart.  :meth:`nsolve.models.LogisticObjective` converts to and from the class-major order.
+    """
     K = n_classes
     kp = g.shape[0] - (K if fit_intercept else 0)
     p = kp // K
+    W = w[:kp].reshape((p, K))
+    b = w[kp:]
+    Gw = g[:kp].reshape((p, K))
     z = np.empty(K)
     prob = np.empty(K)
     loss = 0.0
     for k in range(lo, hi):
         i = _row_index(rows, use_rows, k)
-        a = indptr[i]
-        e = indptr[i + 1]
+        _feature_major_margins(indptr, indices, data, W, b, fit_intercept, i, z)
         s = sw[i]
-        for c in range(K):
-            z[c] = _sdot(data, indices, a, e, w, c * p)
-            if fit_intercept:
-                z[c] += w[kp + c]
         yi = y[i]
         loss += s * softmax_terms(z, yi, prob)
         if want_state:
@@ -966,10 +994,11 @@ def multi_fg_csr(
         if need_grad:
             prob[yi] -= 1.0
             for c in range(K):
-                r = s * prob[c]
-                _saxpy(g, c * p, r, data, indices, a, e)
-                if fit_intercept:
-                    g[kp + c] += r
+                prob[c] *= s
+            _feature_major_scatter(indptr, indices, data, prob, i, Gw)
+            if fit_intercept:
+                for c in range(K):
+                    g[kp + c] += prob[c]
     return loss
 
 
@@ -1086,27 +1115,27 @@ def multi_hessp_fblock(X, sw, P, v, fit_intercept, lo, hi, out):
 
 @kernel
 def multi_hessp_csr(indptr, indices, data, sw, P, v, fit_intercept, lo, hi, out):
-    """As :func:`multi_hessp_dense` for CSR ``X``."""
+    """As :func:`multi_hessp_dense` for CSR ``X``, with ``v`` and ``out`` in feature-major
+    order (see :func:`multi_fg_csr`)."""
     K = P.shape[1]
     kp = out.shape[0] - (K if fit_intercept else 0)
     p = kp // K
+    V = v[:kp].reshape((p, K))
+    vb = v[kp:]
+    Out = out[:kp].reshape((p, K))
     u = np.empty(K)
     for i in range(lo, hi):
-        a = indptr[i]
-        e = indptr[i + 1]
+        _feature_major_margins(indptr, indices, data, V, vb, fit_intercept, i, u)
         pu = 0.0
         for c in range(K):
-            uc = _sdot(data, indices, a, e, v, c * p)
-            if fit_intercept:
-                uc += v[kp + c]
-            u[c] = uc
-            pu += P[i, c] * uc
+            pu += P[i, c] * u[c]
         s = sw[i]
         for c in range(K):
-            r = s * P[i, c] * (u[c] - pu)
-            _saxpy(out, c * p, r, data, indices, a, e)
-            if fit_intercept:
-                out[kp + c] += r
+            u[c] = s * P[i, c] * (u[c] - pu)
+        _feature_major_scatter(indptr, indices, data, u, i, Out)
+        if fit_intercept:
+            for c in range(K):
+                out[kp + c] += u[c]
 
 
 @parallel_kernel
@@ -1274,69 +1303,52 @@ def multi_pair_coefficients(sw, P, lo, hi, Cm):
 
 
 @kernel
-def _multi_hess_row(xa_idx, xa_val, s, P, i, p, fit_intercept, H, coef):
-    r"""Add row ``i``'s contribution to the upper triangle of the multinomial Hessian.
+def multi_hess_csr(indptr, indices, data, sw, P, n_features, fit_intercept, lo, hi, HT):
+    r"""Add the distinct multinomial data-term Hessian entries over rows ``lo:hi`` of CSR ``X``.
 
-    ``xa_idx``/``xa_val`` list the row's nonzero features (all of them for dense rows);
-    ``coef`` is a ``(K, K)`` scratch for :math:`s_i(\pi_k\delta_{kl} - \pi_k\pi_l)`.
+    ``HT[tri(a, b), pair(k, l)] += \sum_i c_{ikl} \tilde x_{ia} \tilde x_{ib}`` for columns
+    ``a <= b`` of :math:`[X, 1]` and classes ``k <= l`` (row-major upper-triangle orders), with
+    :math:`c_{ikl} = s_i(\pi_{ik}\delta_{kl} - \pi_{ik}\pi_{il})`: the transpose of the
+    ``HP`` layout of :func:`multi_hess_pairs_dense`, so that each pair of a row's stored
+    entries updates :math:`K(K+1)/2` adjacent numbers.  Every ordered pair of stored entries
+    with column ``a <= b`` is added, which counts duplicate and unsorted indices correctly
+    (a repeated column's entries sum).  Cost :math:`O(\mathrm{nnz}_i^2 K^2 / 4)` per row.
     """
-    K = P.shape[1]
-    kp = K * p
-    nz = xa_idx.shape[0]
-    for k in range(K):
-        for l in range(K):
-            coef[k, l] = -s * P[i, k] * P[i, l]
-        coef[k, k] += s * P[i, k]
-    for k in range(K):
-        for l in range(k, K):
-            c = coef[k, l]
-            if c == 0.0:
-                continue
-            for t in range(nz):
-                ja = xa_idx[t]
-                ca = c * xa_val[t]
-                ra = k * p + ja
-                for u in range(nz):
-                    jb = xa_idx[u]
-                    cb = l * p + jb
-                    if ra < cb:
-                        H[ra, cb] += ca * xa_val[u]
-                    elif ra == cb:
-                        # (t, u) and (u, t) land on one diagonal entry: count each pair once
-                        if t == u:
-                            H[ra, ra] += ca * xa_val[u]
-                        elif t < u:
-                            H[ra, ra] += 2.0 * ca * xa_val[u]
-                if fit_intercept:
-                    H[ra, kp + l] += ca
-                    if l != k:
-                        # block (l, k) has the same coefficient: entry (l*p + ja, kp + k)
-                        H[l * p + ja, kp + k] += ca
-            if fit_intercept:
-                H[kp + k, kp + l] += c
-
-
-@kernel
-def multi_hess_csr(indptr, indices, data, sw, P, fit_intercept, lo, hi, H):
-    r"""Add the upper triangle of the multinomial data-term Hessian over rows ``lo:hi`` of CSR
-    ``X`` (cost :math:`O(K^2 \mathrm{nnz}_i^2)` per row)."""
-    K = P.shape[1]
-    p = (H.shape[0] - (K if fit_intercept else 0)) // K
-    coef = np.empty((K, K))
+    n_pairs = HT.shape[1]
+    p = n_features
+    q = p + (1 if fit_intercept else 0)
+    c2 = np.empty((1, n_pairs))
+    cm = c2[0]
     for i in range(lo, hi):
-        a = indptr[i]
+        multi_pair_coefficients(sw, P, i, i + 1, c2)
+        a0 = indptr[i]
         e = indptr[i + 1]
-        val = np.empty(e - a)
-        for t in range(a, e):
-            val[t - a] = data[t]
-        _multi_hess_row(indices[a:e], val, sw[i], P, i, p, fit_intercept, H, coef)
+        for t in range(a0, e):
+            ja = indices[t]
+            va = np.float64(data[t])  # float32 data: the products in float64
+            base = ja * q - (ja * (ja + 1)) // 2  # tri(ja, jb) = base + jb for jb >= ja
+            for u in range(a0, e):
+                jb = indices[u]
+                if jb >= ja:
+                    x = va * data[u]
+                    h = HT[base + jb]
+                    for r in range(n_pairs):
+                        h[r] += x * cm[r]
+            if fit_intercept:
+                h = HT[base + p]
+                for r in range(n_pairs):
+                    h[r] += va * cm[r]
+        if fit_intercept:
+            h = HT[HT.shape[0] - 1]
+            for r in range(n_pairs):
+                h[r] += cm[r]
 
 
 @parallel_kernel
-def multi_hess_csr_par(indptr, indices, data, sw, P, fit_intercept, G):
+def multi_hess_csr_par(indptr, indices, data, sw, P, n_features, fit_intercept, G):
     """Chunked :func:`multi_hess_csr`."""
     nc = G.shape[0]
     m = indptr.shape[0] - 1
     for c in prange(nc):
         lo, hi = _chunk_bounds(m, nc, c)
-        multi_hess_csr(indptr, indices, data, sw, P, fit_intercept, lo, hi, G[c])
+        multi_hess_csr(indptr, indices, data, sw, P, n_features, fit_intercept, lo, hi, G[c])
