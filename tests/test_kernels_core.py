@@ -397,6 +397,29 @@ def test_newton_direction_shift_sequence_on_a_large_indefinite_matrix():
     assert d @ g < 0
 
 
+def test_newton_direction_singular_to_rounding_is_shifted():
+    """A PSD Hessian with an exact null space (here a duplicated column, as in an unpenalised
+    logistic fit) factorises in floating point with a pivot of rounding size; dividing by it
+    would send the direction ~1e16 times the gradient's rounding noise along the null space.
+    Such a factorization counts as not positive definite: the direction is the shifted one."""
+    rng = np.random.default_rng(3)
+    Z = rng.standard_normal((50, 3))
+    A = np.c_[Z, Z[:, 0]]  # columns 0 and 3 equal: null space along (1, 0, 0, -1)
+    H = A.T @ A
+    L = np.linalg.cholesky(H)  # succeeds (for this seed), with a last pivot of rounding size
+    assert L[3, 3] ** 2 < 1e-15 * H[3, 3]
+    g = H @ rng.standard_normal(4)
+    g[0] += 1e-14 * abs(g[0])  # rounding-level component along the null space
+    d = np.empty(4)
+    tau = newton_direction_into(d, H, g, 1e-3)
+    assert tau == 1e-3
+    np.testing.assert_allclose(d, np.linalg.solve(H + tau * np.eye(4), -g), rtol=1e-8)
+    assert abs(d[0] - d[3]) < 1e-6 * np.abs(d).max()  # nothing moves along the null space
+    # a well-conditioned matrix (cond 1e12, far above rounding) keeps the pure Newton step
+    B, gb = random_spd(rng, 5, cond=1e12), rng.standard_normal(5)
+    assert newton_direction_into(np.empty(5), B, gb, 1e-3) == 0.0
+
+
 def test_newton_direction_non_finite_hessian_falls_back_to_steepest_descent():
     H = np.array([[1.0, np.inf], [np.inf, 1.0]])
     g = np.array([1.0, -2.0])

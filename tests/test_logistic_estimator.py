@@ -331,3 +331,61 @@ def test_integer_and_non_contiguous_X_are_converted():
 def test_auto_thresholds_are_documented():
     doc = estimator_module.__doc__
     assert str(estimator_module.AUTO_NEWTON_MAX_PARAMS) in doc
+
+
+# --------------------------------------------------------------------------------------
+# from scikit-learn's own test_logistic.py (ported review)
+# --------------------------------------------------------------------------------------
+
+
+def test_unpenalized_fit_stays_off_the_null_space():
+    """C=inf with a duplicated column (binary) or the softmax's shift invariance
+    (multinomial, no intercept): the Hessian is singular, and the fit must match
+    scikit-learn's (equal weights on equal columns; coefficient columns summing to zero, as
+    sklearn's test_multinomial_identifiability_on_iris), not drift along the null space."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=300, n_features=3, n_informative=3, n_redundant=0, random_state=12,
+                               flip_y=0.3)
+    X2 = np.c_[X, X[:, 0]]
+    ours = LogisticRegression(C=np.inf).fit(X2, y)
+    assert ours.method_ == "newton"
+    ref = SkLR(C=np.inf, tol=1e-12, max_iter=10000).fit(X2, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-5, atol=1e-8)
+    X, y = make_classification(n_samples=300, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=11, flip_y=0.3)
+    for fit_intercept in (False, True):
+        m = LogisticRegression(C=np.inf, fit_intercept=fit_intercept).fit(X, y)
+        assert m.method_ == "newton"
+        np.testing.assert_allclose(m.coef_.sum(axis=0), 0.0, atol=1e-9 * np.abs(m.coef_).max())
+
+
+def test_convergence_warning_is_sklearns_and_a_runtime_warning(cancer):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = cancer
+    for category in (ConvergenceWarning, RuntimeWarning):
+        with pytest.warns(category, match="did not converge"):
+            LogisticRegression(max_iter=2, tol=1e-15).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the usual scikit-learn idiom silences it
+        LogisticRegression(max_iter=2, tol=1e-15).fit(X, y)
+
+
+def test_continuous_target_held_as_objects_is_rejected():
+    X = np.arange(4.0).reshape(-1, 1)
+    with pytest.raises(ValueError, match="continuous"):
+        LogisticRegression().fit(X, np.array([0.1, 0.7, 0.2, 0.9], dtype=object))
+    with pytest.raises(ValueError, match="continuous"):
+        LogisticRegression().fit(X, np.array([0, 1, np.nan, 1], dtype=object))
+    m = LogisticRegression().fit(X, np.array([0, 1, 0, 1.0], dtype=object))  # integer-valued numbers: labels
+    assert list(m.classes_) == [0, 1]
+    assert list(LogisticRegression().fit(X, ["a", 1, "a", 1]).classes_) == ["1", "a"]  # as NumPy (and sklearn)
+
+
+def test_values_too_large_for_float64_name_x():
+    X = np.array([[0.0], [1e80], [1.0], [2.0]])
+    with pytest.raises(ValueError, match=r"X is too large for float64 .*1e\+80.*Hessian-vector product.*rescale"):
+        LogisticRegression(method="newton-cg").fit(X, [0, 1, 0, 1])

@@ -81,10 +81,19 @@ def cholesky_solve_into(d, L, b):
             d[k] -= di * Li[k]
 
 
+#: A Cholesky pivot with :math:`L_{ii}^2 \le` ``PIVOT_RTOL`` :math:`A_{ii}` has lost all but
+#: rounding of its diagonal entry: the matrix is singular to working precision (a Hessian
+#: with an exact null space, as logistic regression without a penalty and with collinear
+#: features), and is treated as not positive definite, so that the shift bounds the step
+#: along the null space instead of dividing rounding noise by a pivot of size ~1e-16.
+PIVOT_RTOL = 1e-13
+
+
 @kernel
 def _cholesky_solve(d, A, b):
     """Solve :math:`A d = b` by LAPACK's Cholesky (lower triangle of ``A``) and
-    :func:`cholesky_solve_into`; False (``d`` untouched) when ``A`` is not positive definite."""
+    :func:`cholesky_solve_into`; False (``d`` untouched) when ``A`` is not positive definite
+    or singular to working precision (a pivot below ``PIVOT_RTOL`` of its diagonal entry)."""
     ok = True
     try:
         L = np.linalg.cholesky(A)
@@ -92,6 +101,9 @@ def _cholesky_solve(d, A, b):
         ok = False
         L = A
     if ok:
+        for i in range(L.shape[0]):
+            if not (L[i, i] * L[i, i] > PIVOT_RTOL * A[i, i]):
+                return False
         cholesky_solve_into(d, L, b)
     return ok
 

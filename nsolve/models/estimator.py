@@ -43,6 +43,7 @@ import warnings
 import numpy as np
 import scipy.sparse as _sp
 
+from nsolve._objective import NotFiniteAtStart
 from nsolve._validation import all_finite_array, check_int, check_positive
 from nsolve.models.logistic import LogisticObjective, check_regularization, logistic_objective
 
@@ -81,6 +82,34 @@ def _data_conversion_warning():
     return SkDataConversionWarning
 
 
+class ConvergenceWarning(RuntimeWarning):
+    """A fit stopped before its convergence test held (used when scikit-learn is not
+    installed; otherwise a subclass of scikit-learn's ``ConvergenceWarning`` and of
+    ``RuntimeWarning`` is used, so either filter applies)."""
+
+
+def _convergence_warning():
+    """scikit-learn's ``ConvergenceWarning`` made a ``RuntimeWarning`` too (built once), or
+    :class:`ConvergenceWarning` without scikit-learn."""
+    if "cls" not in _SK_CONVERGENCE:
+        try:
+            from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+        except ImportError:  # pragma: no cover
+            _SK_CONVERGENCE["cls"] = ConvergenceWarning
+        else:
+            _SK_CONVERGENCE["cls"] = type("ConvergenceWarning", (SkConvergenceWarning, RuntimeWarning),
+                                          {"__module__": __name__, "__doc__": ConvergenceWarning.__doc__})
+    return _SK_CONVERGENCE["cls"]
+
+
+_SK_CONVERGENCE: dict = {}
+
+
+def _largest_abs(X) -> float:
+    data = X.data if _sp.issparse(X) else X
+    return float(np.max(np.abs(data))) if data.size else 0.0
+
+
 def _reject_complex(X, name: str = "X") -> None:
     if np.iscomplexobj(X.dtype.type(0) if _sp.issparse(X) else X):
         raise ValueError(f"{name} must be real: Complex data not supported")
@@ -103,6 +132,15 @@ def _as_labels(y) -> np.ndarray:
         y = y.ravel()
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D (n_samples,); got an array of shape {y.shape}")
+    if y.dtype == object and y.size and all(
+        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in y
+    ):
+        y_num = y.astype(np.float64)  # numbers held as objects (a pandas object column, say)
+        if np.any(y_num != np.round(y_num)) or not np.all(np.isfinite(y_num)):
+            raise ValueError(
+                "Unknown label type: continuous. y must hold class labels (integers, strings, ...), "
+                "not continuous values"
+            )
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)):
             raise ValueError("y must not contain NaN or inf")
@@ -343,7 +381,18 @@ class LogisticRegression:
         if spec.minibatch and opts.get("batch_size") is not None:
             # validated under its own name first (int() would take True, 32.5 or "64")
             opts["batch_size"] = min(check_int(opts["batch_size"], "batch_size", minimum=1), obj.n_samples)
-        res = minimize(f, grad, x0, method=method, disp=bool(self.verbose), **kwargs, **opts)
+        try:
+            res = minimize(f, grad, x0, method=method, disp=bool(self.verbose), **kwargs, **opts)
+        except NotFiniteAtStart as e:
+            # finite X whose products overflow float64 (|x| ~ 1e77 and up squared in a
+            # Hessian): say so in the user's terms, not the solver's (f, hessp, x0)
+            what = {"f": "value", "grad": "gradient", "hess": "Hessian", "hessp": "Hessian-vector product"}
+            role = str(e).split(" must be", 1)[0]
+            raise ValueError(
+                f"X is too large for float64 arithmetic (largest |x| = {_largest_abs(obj.X):.3g}): the "
+                f"objective's {what.get(role, role)} overflows at the start; rescale X (e.g. with "
+                "sklearn.preprocessing.StandardScaler)"
+            ) from e
 
         self.classes_ = obj.classes_
         self.coef_, self.intercept_ = obj.unpack(res.x)
@@ -359,7 +408,7 @@ class LogisticRegression:
                 warnings.warn(
                     f"LogisticRegression ({method}) did not converge: {res.message} "
                     f"(mean-objective gradient {gmax:.2e}, tol {self.tol:g}); increase max_iter or tol",
-                    RuntimeWarning,
+                    _convergence_warning(),
                     stacklevel=2,
                 )
         return self
