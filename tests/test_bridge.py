@@ -257,6 +257,22 @@ def test_non_finite_trial_values_shrink_the_step_like_the_interpreted_path():
         assert res.status == Status.GTOL
 
 
+def test_a_python_int_too_large_for_float64_counts_as_inf_as_on_the_interpreted_path():
+    """f returns an int beyond float64's range after x0: the interpreted wrapper makes it inf
+    (the trial is not finite, the search shrinks); the bridge's fast path must do the same."""
+    def f(x):
+        return float((x[0] - 1.0) ** 2) if x[0] == 5.0 else 10**400
+
+    def g(x):
+        return np.array([2.0 * (x[0] - 1.0)])
+
+    for method in ("bfgs", "lbfgs", "gd", "adam"):
+        res = _bridged(f, g, np.array([5.0]), method=method, maxiter=5)
+        ref = _interpreted(f, g, np.array([5.0]), method=method, maxiter=5)
+        assert_same_run(res, ref)
+        assert res.x[0] == 5.0 and res.fun == 16.0
+
+
 def test_runs_the_bridge_cannot_take_stay_interpreted():
     p = problems.get("rosenbrock", 2)
     rules = nsolve._api.StopRules()

@@ -558,3 +558,32 @@ def test_steps_below_rounding_match_the_interpreted_path(method, search):
     assert res.x[0] == ref.x[0]
     if search == "strong-wolfe":
         assert res.success and abs(res.x[0]) < 1e-6
+
+
+# ---------------------------------------------------------------- from a differential fuzzing review
+def test_history_with_a_huge_maxiter_records_like_the_interpreted_driver():
+    """The compiled solvers allocate their history rows up front (one per iteration up to
+    maxiter): a maxiter too large for that runs interpreted, where rows are appended."""
+    x0 = np.array([-1.2, 1.0])
+    for maxiter in (1000, 10**9):
+        res = nsolve.minimize(rosen, rosen_grad, x0, method="bfgs", maxiter=maxiter, history=True)
+        ref = _interpreted(rosen, rosen_grad, x0, method="bfgs", maxiter=maxiter, history=True)
+        assert_same_run(res, ref)
+        assert len(res.history["f"]) == res.nit + 1
+    rules = nsolve._api.StopRules(maxiter=10**9)
+    reason = _dispatch.compiled_reason("bfgs", rosen, rosen_grad, None, None, None, False, (), rules, True)
+    assert "history with maxiter above" in reason
+    assert _dispatch.compiled_reason("bfgs", rosen, rosen_grad, None, None, None, False, (), rules, False) is None
+
+
+@numba.njit("f8(i8[::1])")
+def f_int_only(x):
+    return float(x[0] ** 2)
+
+
+def test_explicit_signatures_that_cannot_take_x_name_the_function():
+    for call in (lambda: nsolve.minimize(f_int_only, rosen_grad, [3.0, 1.0]),
+                 lambda: nsolve.minimize_many(f_int_only, rosen_grad, [[3.0, 1.0]])):
+        with pytest.raises(TypeError, match=r"f \(the Numba function 'f_int_only'\) .*explicit signatures.*"
+                                            r"array\(int64, 1d, C\).*f\(x\) -> float"):
+            call()

@@ -375,10 +375,57 @@ def test_budget_returns_best_sufficient_decrease_point():
     d = -g0
     for budget in (1, 2):
         out, x_new, g_new = run_sw(prob, x, d, f0, g0, alpha0=1e-3, max_evals=budget)
-        # the budget, then the best trial evaluated again for its gradient
-        assert out[2] == LS_MAXEVAL and out[3] == budget + 1 and out[0] == 1e-3
+        # budget 1: the one trial is the best point, its gradient at hand; budget 2: the
+        # second trial hit the wall, so the best one is evaluated again for its gradient
+        assert out[2] == LS_MAXEVAL and out[3] == (1 if budget == 1 else budget + 1) and out[0] == 1e-3
         check_outputs(prob, x, d, f0, g0, out, x_new, g_new)
         assert_armijo(out[0], out[1], f0, g0, d)
+
+
+def _more_thuente(k):
+    """Moré & Thuente (1994), functions 1 and 2 of their tables: (phi, phi')."""
+    if k == 1:
+        return (lambda a: -a / (a * a + 2.0)), (lambda a: (a * a - 2.0) / (a * a + 2.0) ** 2)
+    b = 0.004
+    return (lambda a: (a + b) ** 5 - 2.0 * (a + b) ** 4), (lambda a: 5.0 * (a + b) ** 4 - 8.0 * (a + b) ** 3)
+
+
+def _ray(phi, dphi, calls):
+    def fg(x, g):
+        calls.append(x[0])
+        g[0] = dphi(x[0])
+        return phi(x[0])
+
+    return fg
+
+
+def test_a_strong_wolfe_trial_level_with_the_best_one_is_accepted():
+    """M&T function 2 from alpha0 = 0.1 (c1 = 1e-3, c2 = 0.1): near the minimizer 1.596
+    f is flat to rounding, and a trial satisfying both conditions ties the best trial's f.
+    It must be accepted (M&T converge in 8 evaluations), not made the bracket's far end,
+    after which the bracket can only shrink onto the best trial, which fails curvature."""
+    phi, dphi = _more_thuente(2)
+    calls = []
+    c1, c2 = 1e-3, 0.1
+    out = strong_wolfe(None, _ray(phi, dphi, calls), np.zeros(1), np.ones(1), phi(0.0), np.array([dphi(0.0)]),
+                       0.1, c1, c2, 1e100, 100, np.empty(1), np.empty(1))
+    a = out[0]
+    assert out[2] == LS_OK and out[3] == len(calls) <= 20
+    assert phi(a) <= phi(0.0) + c1 * a * dphi(0.0) and abs(dphi(a)) <= c2 * abs(dphi(0.0))
+
+
+@pytest.mark.parametrize("max_evals", [1, 2, 3])
+def test_the_budget_holds_when_the_best_point_is_the_last_trial(max_evals):
+    """M&T function 1 from alpha0 = 1e-3: every trial extrapolates (sufficient decrease, slope
+    still steep), so the budget ends on the best point, whose gradient is at hand."""
+    phi, dphi = _more_thuente(1)
+    calls = []
+    x_new, g_new = np.empty(1), np.empty(1)
+    out = strong_wolfe(None, _ray(phi, dphi, calls), np.zeros(1), np.ones(1), 0.0, np.array([dphi(0.0)]),
+                       1e-3, 1e-3, 0.1, 1e100, max_evals, x_new, g_new)
+    assert out[2] == LS_MAXEVAL and out[3] == len(calls) == max_evals
+    assert len(set(calls)) == max_evals  # no point evaluated twice
+    assert x_new[0] == out[0] and out[1] == phi(out[0]) and g_new[0] == dphi(out[0])
 
 
 def test_alpha_max_respected():

@@ -69,7 +69,7 @@ from nsolve.compiled._evaluator import (
     PY_FUSED,
     PY_HANDLE,
 )
-from nsolve.compiled._functions import CLOCK_ADDRESS, PYTHON_CALLBACK
+from nsolve.compiled._functions import PYTHON_CALLBACK
 
 #: Largest n run on the compiled solvers with Python functions.
 MAX_N = 100_000
@@ -236,8 +236,8 @@ class PythonObjective:
                     out = call_f(x.copy())
                     try:
                         val = float(out)
-                    except (TypeError, ValueError):
-                        val = value(out)  # raises the wrapper's error
+                    except (TypeError, ValueError, OverflowError):
+                        val = value(out)  # raises the wrapper's error, or makes a huge int inf
                     gv = call_grad(x.copy())
                     if type(gv) is ndarray and gv.dtype is f64 and gv.shape == shape:
                         g[...] = gv  # [...] costs half of [:] on a small array
@@ -350,11 +350,8 @@ def bridge_reason(name: str, n: int, grad, hess, hessp, callback, disp, n_sample
         return "newton with finite-difference gradients runs interpreted (its Hessian's step depends on them)"
     if name == "newton" and n > MAX_N_HESSIAN:
         return f"newton with n > {MAX_N_HESSIAN} runs interpreted (the staged Hessian would double its memory)"
-    if (history or rules.time_limit > 0.0) and CLOCK_ADDRESS == 0:
-        return "no monotonic clock for the time limit / history on this platform"
-    if method_opts is not None:
-        return D.schedule_reason(method_opts, rules.maxiter)
-    return None
+    return D.history_reason(history, rules) or (
+        D.schedule_reason(method_opts, rules.maxiter) if method_opts is not None else None)
 
 
 # ------------------------------------------------------------------ one run

@@ -12,6 +12,7 @@ import time
 import weakref
 
 import numpy as np
+from numba.core import types
 from scipy.optimize import OptimizeResult
 
 from nsolve._objective import NotFiniteAtStart
@@ -79,10 +80,34 @@ def args_vector(args) -> np.ndarray | None:
 
 
 def _frozen_elsewhere(func, role: str, with_args: bool) -> bool:
-    """True for a dispatcher compiled with explicit signatures that do not include the required one."""
+    """True for a dispatcher compiled with explicit signatures that do not include the required one.
+
+    Raises
+    ------
+    TypeError
+        When none of those signatures takes ``x`` as a 1-D float64 array, so that the
+        function cannot be called on either path (instead of Numba's "No matching
+        definition" from the first call).
+    """
     if getattr(func, "_can_compile", True):
         return False
-    return function_type(role, with_args).signature.args not in func.overloads
+    if function_type(role, with_args).signature.args in func.overloads:
+        return False
+    if not any(_takes_float_vector(sig) for sig in func.overloads):
+        fname = getattr(func, "__name__", repr(func))
+        sigs = ", ".join("(" + ", ".join(str(a) for a in sig) + ")" for sig in func.overloads)
+        raise TypeError(
+            f"{role} (the Numba function {fname!r}) was compiled with explicit signatures for the arguments "
+            f"{sigs}, none taking x as a 1-D float64 array; compile it for {signature_text(role, with_args)} "
+            "with float64 arrays, or without a signature"
+        )
+    return True
+
+
+def _takes_float_vector(args) -> bool:
+    """True when the first parameter of an overload accepts the 1-D float64 array ``x``."""
+    return (len(args) >= 1 and isinstance(args[0], types.Array) and args[0].dtype == types.float64
+            and args[0].ndim == 1)
 
 
 def compiled_reason(method, f, grad, hess, hessp, callback, disp, args, rules, history,
@@ -110,10 +135,23 @@ def compiled_reason(method, f, grad, hess, hessp, callback, disp, args, rules, h
         if func is not None and _frozen_elsewhere(func, role, with_args):
             return (f"{role} was compiled with explicit signatures, none of them {signature_text(role, with_args)} "
                     "with C-contiguous float64 arrays")
+    return history_reason(history, rules) or (
+        schedule_reason(method_opts, rules.maxiter) if method_opts is not None else None)
+
+
+#: The compiled solvers write the history into rows allocated before the run, one per
+#: iteration up to ``maxiter``; a longer possible run records its history on the
+#: interpreted driver, which appends rows as they come (2^22 rows: 256 MB, only touched
+#: as written).
+MAX_HISTORY_ROWS = 1 << 22
+
+
+def history_reason(history, rules) -> str | None:
+    """Why the history or time limit of a run keeps it interpreted (None when it does not)."""
     if (history or rules.time_limit > 0.0) and CLOCK_ADDRESS == 0:
         return "no monotonic clock for the time limit / history on this platform"
-    if method_opts is not None:
-        return schedule_reason(method_opts, rules.maxiter)
+    if history and rules.maxiter + 1 > MAX_HISTORY_ROWS:
+        return f"history with maxiter above {MAX_HISTORY_ROWS - 1} runs interpreted (rows are allocated up front)"
     return None
 
 

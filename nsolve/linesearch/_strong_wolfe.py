@@ -242,7 +242,8 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
     alpha_max : float
         Largest step allowed (> 0).
     max_evals : int
-        Largest number of ``fg`` calls.
+        Largest number of trial evaluations (``fg`` calls); an ``LS_MAXEVAL`` exit whose best
+        point is not the last trial evaluates that point once more for its gradient.
     x_new, g_new : ndarray of float64, shape (n,)
         Outputs: the returned point :math:`x + \alpha d` and the gradient there.
         They must not share memory with ``x``, ``d`` or ``g0``.
@@ -257,8 +258,8 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
         ``LS_OK`` (strong Wolfe holds, or ``alpha == alpha_max`` with sufficient decrease and
         :math:`\phi' < 0`, as in Moré–Thuente's step-at-bound exit); ``LS_MAXEVAL`` (budget
         spent or bracket collapsed to rounding: the lowest point satisfying sufficient
-        decrease is returned, evaluated once more for its gradient, so no gradient buffer
-        is allocated per call); ``LS_NO_DECREASE`` (no such point: ``alpha = 0``);
+        decrease is returned, evaluated once more for its gradient unless it was the last
+        trial, so no gradient buffer is allocated per call); ``LS_NO_DECREASE`` (no such point: ``alpha = 0``);
         ``LS_NOT_DESCENT`` (:math:`\phi'(0) \ge 0`); ``LS_NOT_FINITE`` (every trial, or
         ``f0`` / :math:`\phi'(0)`, was inf or NaN).  Whenever ``alpha == 0``, ``x_new = x``
         and ``g_new = g0``.
@@ -308,7 +309,9 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
     n_finite = 0
     n_bad_run = 0
     n_still = 0
+    lo_in_out = False  # x_new, g_new hold a_lo's point and gradient (it was the last trial)
     while n < max_evals:
+        lo_in_out = False
         if not axpy_moved_into(x_new, x, a, d):
             # x + a d == x in floating point (a step far below the scale of x, as for an
             # objective of tiny magnitude): f and g there are f0 and g0, so nothing is
@@ -352,6 +355,12 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
                 and dphi <= -(1.0 - 2.0 * APPROX_DELTA) * dphi0
             ):
                 # f is flat to rounding here: the slope, not f, decides (approximate Wolfe).
+                return a, f, LS_OK, n
+            if armijo and abs(dphi) <= curv and f - f_lo <= FLAT_RTOL * abs(f_lo):
+                # Strong Wolfe holds, at an f level with the best trial to rounding: accepted,
+                # as in More-Thuente, which test convergence before the bracket update (the
+                # "not lower" rule below would make it the far end, and a bracket of points
+                # level to rounding can only shrink onto the best trial, which fails).
                 return a, f, LS_OK, n
             if not bracketed and armijo and f == f_lo and dphi < 0.0 and -dphi > curv and a < cap:
                 # Level with the best point to rounding (a step that moves x by a few ulps
@@ -397,6 +406,7 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
                 a_lo = a
                 f_lo = f
                 d_lo = dphi
+                lo_in_out = True
                 if not bracketed:
                     if not (a_next > a and (a_next < cap or (a_next == cap and not cap_bad))):
                         break
@@ -418,6 +428,8 @@ def strong_wolfe(fun, fg, x, d, f0, g0, alpha0, c1, c2, alpha_max, max_evals, x_
             break
 
     if a_lo > 0.0:
+        if lo_in_out:
+            return a_lo, f_lo, LS_MAXEVAL, n
         # The best point is an earlier trial: evaluate it once more for its gradient (this
         # rare exit costs one evaluation, so no gradient buffer is kept on every call).
         axpy_into(x_new, x, a_lo, d)
