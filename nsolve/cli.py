@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (shown on stderr when it is a terminal)")
     p.add_argument("--f", dest="fun", metavar="MODULE:FUNC", help="your objective f(x) (module or file.py)")
-    p.add_argument("--grad", metavar="MODULE:FUNC", help="its gradient (default: finite differences)")
+    p.add_argument("--grad", metavar="MODULE:FUNC",
+                   help="its gradient (default: finite differences, for --methods without newton and newton-cg)")
     p.add_argument("--hess", metavar="MODULE:FUNC", help="its Hessian (for newton)")
     p.add_argument("--hessp", metavar="MODULE:FUNC", help="its Hessian-vector product (for newton-cg)")
     p.add_argument("--x0", metavar="X0", help="starting point: numbers separated by commas (write --x0=-1.2,1 "

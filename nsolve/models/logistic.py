@@ -634,8 +634,9 @@ def logistic_objective(
     ----------
     X : array_like or scipy.sparse matrix, shape (n_samples, n_features)
         Features.  float32 and float64 are used as given (C- or Fortran-ordered dense, or
-        CSR).  Other real dtypes (int, bool, float16) and non-contiguous arrays are converted
-        once to a C-ordered float64 copy; other sparse formats are converted once to CSR.
+        CSR).  Other real dtypes (int, bool, float16) are converted once to a C-ordered
+        float64 copy, and non-contiguous float32/float64 arrays to a C-ordered copy of their
+        own dtype; other sparse formats are converted once to CSR.
         All arithmetic is accumulated in float64.
     y : array_like, shape (n_samples,)
         Class labels of any type ``np.unique`` can sort (ints, strings, ...).
