@@ -239,6 +239,20 @@ def test_csr_with_duplicate_and_unsorted_indices():
     np.testing.assert_allclose(ob.hess(wb), rb.hess(wb), rtol=1e-12, atol=1e-12)
 
 
+def test_malformed_csr_is_rejected_before_the_kernels_read_it():
+    """The kernels trust the CSR structure (int32 column indices are read as uint32, without
+    bounds checks): a column index out of range or a decreasing indptr must be an error."""
+    data, indptr = np.ones(3), np.array([0, 2, 3])
+    bad = sp.csr_matrix((data, np.array([0, 1, 1]), indptr), shape=(2, 2))
+    bad.indices[1] = 7  # past the last column, after construction
+    with pytest.raises(ValueError, match="X is not a valid CSR matrix"):
+        logistic_objective(bad, np.array([0, 1]))
+    bad2 = sp.csr_matrix((data, np.array([0, 1, 1]), indptr), shape=(2, 2))
+    bad2.indices[0] = -1
+    with pytest.raises(ValueError, match="X is not a valid CSR matrix"):
+        logistic_objective(bad2, np.array([0, 1]))
+
+
 @pytest.mark.parametrize("layout", ["CSR64", "CSR32"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("n_classes", [3, 6])

@@ -110,6 +110,10 @@ def _as_design(X):
             X = X.copy()
             X.indices = X.indices.astype(np.int64)
             X.indptr = X.indptr.astype(np.int64)
+        try:
+            X.check_format(full_check=True)  # the kernels trust indptr and the column indices
+        except ValueError as exc:
+            raise ValueError(f"X is not a valid CSR matrix: {exc}") from None
         if not all_finite_array(X.data):
             raise ValueError("X must be finite; it contains inf or NaN")
         return X, "csr"
@@ -286,7 +290,10 @@ class LogisticObjective:
             self._nostate = np.empty(0)
         self._norows = np.empty(0, dtype=np.intp)
         if layout == "csr":
-            self._xargs = (X.indptr, X.indices, X.data)
+            # int32 column indices as uint32 (the same bytes, checked in range by _as_design): the
+            # kernels' gathers then carry no negative-index wrap-around test (see _k._sdot)
+            indices = X.indices.view(np.uint32) if X.indices.dtype == np.int32 else X.indices
+            self._xargs = (X.indptr, indices, X.data)
             self._row_work = max(1, X.nnz // max(1, self.n_samples))
         else:
             self._xargs = (X,)
