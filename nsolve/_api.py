@@ -255,7 +255,8 @@ def minimize(
     -------
     scipy.optimize.OptimizeResult
         ``x, fun, jac, nit, nfev, njev, nhev, status, success, message`` with scipy's
-        meaning (``x``/``fun``/``jac`` the best point seen), ``hess_inv`` for BFGS,
+        meaning (``x``/``fun``/``jac`` the point that passed the convergence test, or the best
+        point seen when the run stopped early), ``hess_inv`` for BFGS,
         ``history`` when asked.  ``status`` is a :class:`nsolve.Status` code.
 
     Examples

@@ -354,3 +354,22 @@ def test_same_call_twice_is_bit_identical(method):
     a = nsolve.minimize(f_quartic, g_quartic, X0, method=method, maxiter=20)
     b = nsolve.minimize(f_quartic, g_quartic, X0, method=method, maxiter=20)
     assert np.array_equal(a.x, b.x) and a.fun == b.fun
+
+
+def test_a_converged_run_returns_the_point_that_passed_the_test():
+    """Adam's f is not monotone: it saw a lower f before the iterate whose gradient passed
+    gtol.  A converged run returns that iterate (success, message and jac agree); only a run
+    stopped early returns the lowest point seen."""
+    def f(x):
+        return 0.5 * (x[0] ** 2 + 100.0 * x[1] ** 2)
+
+    def g(x):
+        return np.array([x[0], 100.0 * x[1]])
+
+    res = nsolve.minimize(f, g, [2.0, 1.0], method="adam", lr=0.05, gtol=0.01, history=True)
+    assert res.status == nsolve.Status.GTOL and res.success
+    assert np.abs(res.jac).max() <= 0.01
+    assert res.fun == f(res.x) and np.array_equal(res.jac, g(res.x))
+    assert res.fun > res.history["f"].min()  # a lower f was seen, and is not what converged
+    stopped = nsolve.minimize(f, g, [2.0, 1.0], method="adam", lr=0.05, gtol=0.0, maxiter=res.nit, history=True)
+    assert stopped.status == nsolve.Status.MAXITER and stopped.fun == stopped.history["f"].min()

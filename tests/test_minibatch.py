@@ -424,3 +424,24 @@ def test_disp_prints_the_final_exact_row_of_a_mini_batch_run(capsys):
     out = capsys.readouterr().out
     printed = [int(line.split()[0]) for line in out.splitlines() if line.strip() and line.split()[0].isdigit()]
     assert printed == list(res.history["nit"])  # every history row is printed, the last one included
+
+
+def test_a_converged_minibatch_run_returns_the_checked_point():
+    """Mini-batch Adam on a data set whose mean is 0.5 (x1^2 + 100 x2^2): the full check that
+    passes gtol comes after a lower full f; the result is the checked point, with its exact
+    f and full gradient."""
+    n = 20
+    A = np.zeros((n, 2))
+    A[: n // 2, 0] = np.sqrt(2.0)
+    A[n // 2 :, 1] = 10.0 * np.sqrt(2.0)
+
+    def fg(x, idx):
+        r = A[idx] @ x
+        return 0.5 * float(r @ r) / idx.shape[0], A[idx].T @ r / idx.shape[0]
+
+    res = nsolve.minimize(fg, True, np.array([2.0, 1.0]), method="adam", n_samples=n, batch_size=4, epochs=400,
+                          lr=0.1, gtol=0.01, check_every=1, seed=0, history=True)
+    assert res.status == Status.GTOL and res.success
+    f_full, g_full = fg(res.x, np.arange(n))
+    assert res.fun == f_full and np.array_equal(res.jac, g_full) and np.abs(g_full).max() <= 0.01
+    assert res.fun > res.history["f"].min()
