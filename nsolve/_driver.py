@@ -24,8 +24,8 @@ from scipy.optimize import OptimizeResult
 
 from nsolve._kernels.vector import copy_into, norm_inf, step_stats
 from nsolve._result import build_result
-from nsolve._status import CALLBACK, CONTINUE, DIVERGED, GTOL, NO_PROGRESS, NOT_FINITE, SUCCESS_CODES, Status
-from nsolve._stopping import convergence_status, gtol_test, limit_status, progress_update
+from nsolve._status import CALLBACK, CONTINUE, DIVERGED, GTOL, NO_PROGRESS, NOT_FINITE, Status
+from nsolve._stopping import converged, convergence_status, gtol_test, limit_status, progress_update
 
 
 @dataclass(frozen=True)
@@ -246,11 +246,11 @@ def run(spec, opts, obj, x0, *, search, rules: StopRules, callback=None, history
                 hist.add(nit, f, gnorm, info.alpha, obj, time.perf_counter() - t0, *epoch_extra)  # the last step's
             if disp:
                 _print_row(nit, f, gnorm, info.alpha, obj)
-    if monotone or (not inexact and (status in SUCCESS_CODES or (status != NOT_FINITE and state.f <= best_f))):
-        # a converged run returns the point that passed the test, even when a non-monotone
-        # method saw a lower f before (its gradient there may exceed gtol); a stopped one the best
+    # a converged run returns the point that passed the test, even when a non-monotone method
+    # saw a lower f before (its gradient there may exceed gtol); a stopped one the best point
+    if monotone or (not inexact and (converged(status) or (status != NOT_FINITE and state.f <= best_f))):
         x, fun, jac = state.x, state.f, state.g
-    elif status in SUCCESS_CODES:
+    elif converged(status):
         x, fun, jac = state.x, f, g  # mini-batch: the checked point, with its exact f and gradient
     else:
         x, fun, jac = best_x, best_f, best_g

@@ -64,6 +64,12 @@ def convergence_status(gnorm_inf, f_prev, f, step_inf, x_inf, gtol, ftol, xtol):
     return CONTINUE
 
 
+def converged(status):
+    """True for a status of a convergence test (``GTOL``, ``FTOL``, ``XTOL``): the run returns
+    the point that passed it; any other stop returns the best point seen."""
+    return status == GTOL or status == FTOL or status == XTOL
+
+
 def limit_status(nit, maxiter, nfev, maxfev, elapsed, time_limit):
     """Check the budgets before another iteration; return the first one spent.
 

@@ -21,8 +21,8 @@ import numpy as np
 from numba import prange
 
 from nsolve._kernels.vector import all_finite, copy_into, norm_inf, step_stats
-from nsolve._status import CONTINUE, DIVERGED, FTOL, GTOL, NO_PROGRESS, NOT_FINITE, XTOL
-from nsolve._stopping import convergence_status, gtol_test, limit_status, progress_update
+from nsolve._status import CONTINUE, DIVERGED, GTOL, NO_PROGRESS, NOT_FINITE
+from nsolve._stopping import converged, convergence_status, gtol_test, limit_status, progress_update
 from nsolve.compiled._cache import inner, solver
 from nsolve.compiled._evaluator import (
     ERR,
@@ -217,9 +217,7 @@ def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_
             _history_row(hist, rows, nit, f, gnorm, alpha, ev, _now(io) - t0)
             rows += 1
 
-    # as the interpreted driver: a converged run returns the point that passed its test
-    converged = status == GTOL or status == FTOL or status == XTOL
-    if not keeps_best or converged or (status != NOT_FINITE and it.sc[F] <= best_f):
+    if not keeps_best or converged(status) or (status != NOT_FINITE and it.sc[F] <= best_f):
         copy_into(x_out, x_of(it))
         copy_into(g_out, g_of(it))
         return status, nit, it.sc[F], rows

@@ -22,6 +22,7 @@ SHARED = (
     _stopping.ftol_test,
     _stopping.xtol_test,
     _stopping.convergence_status,
+    _stopping.converged,
     _stopping.limit_status,
     _stopping.progress_update,
     _quasi_newton.first_step_length,

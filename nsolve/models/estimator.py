@@ -36,6 +36,7 @@ coefficients within :math:`3 \cdot 10^{-6}` relative on the benchmark data (see
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -88,21 +89,16 @@ class ConvergenceWarning(RuntimeWarning):
     ``RuntimeWarning`` is used, so either filter applies)."""
 
 
+@functools.lru_cache(maxsize=1)
 def _convergence_warning():
     """scikit-learn's ``ConvergenceWarning`` made a ``RuntimeWarning`` too (built once), or
     :class:`ConvergenceWarning` without scikit-learn."""
-    if "cls" not in _SK_CONVERGENCE:
-        try:
-            from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
-        except ImportError:  # pragma: no cover
-            _SK_CONVERGENCE["cls"] = ConvergenceWarning
-        else:
-            _SK_CONVERGENCE["cls"] = type("ConvergenceWarning", (SkConvergenceWarning, RuntimeWarning),
-                                          {"__module__": __name__, "__doc__": ConvergenceWarning.__doc__})
-    return _SK_CONVERGENCE["cls"]
-
-
-_SK_CONVERGENCE: dict = {}
+    try:
+        from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+    except ImportError:  # pragma: no cover
+        return ConvergenceWarning
+    return type("ConvergenceWarning", (SkConvergenceWarning, RuntimeWarning),
+                {"__module__": __name__, "__doc__": ConvergenceWarning.__doc__})
 
 
 def _largest_abs(X) -> float:

@@ -93,6 +93,22 @@ def check_regularization(C) -> float:
     return C
 
 
+def _check_csr_structure(X) -> None:
+    """The kernels trust ``indptr`` and the column indices (read without bounds checks): check
+    them once, in NumPy, without touching ``X`` (scipy's ``check_format`` may replace its arrays)."""
+    m, p = X.shape
+    indptr, indices = X.indptr, X.indices
+    problem = None
+    if indptr.shape != (m + 1,) or indptr[0] != 0 or indptr[-1] > indices.shape[0] or indptr[-1] > X.data.shape[0]:
+        problem = "indptr must have n_rows + 1 entries from 0 to at most the number of stored entries"
+    elif m and np.any(indptr[1:] < indptr[:-1]):
+        problem = "indptr must not decrease"
+    elif indptr[-1] and (indices[: indptr[-1]].min() < 0 or indices[: indptr[-1]].max() >= p):
+        problem = f"column indices must lie in [0, {p})"
+    if problem is not None:
+        raise ValueError(f"X is not a valid CSR matrix: {problem}")
+
+
 def _as_design(X):
     """Validate ``X`` and return ``(X, layout)`` with layout ``"C"``, ``"F"`` or ``"csr"``."""
     if X is None:
@@ -110,10 +126,7 @@ def _as_design(X):
             X = X.copy()
             X.indices = X.indices.astype(np.int64)
             X.indptr = X.indptr.astype(np.int64)
-        try:
-            X.check_format(full_check=True)  # the kernels trust indptr and the column indices
-        except ValueError as exc:
-            raise ValueError(f"X is not a valid CSR matrix: {exc}") from None
+        _check_csr_structure(X)
         if not all_finite_array(X.data):
             raise ValueError("X must be finite; it contains inf or NaN")
         return X, "csr"
