@@ -6,6 +6,7 @@ Newton, Newton-CG or a first-order method, returning a :class:`scipy.optimize.Op
 
 from scipy.optimize import OptimizeResult
 
+from nsolve import _parallel  # noqa: F401 - registers its fork hook from the first import
 from nsolve._api import minimize, valid_options
 from nsolve._registry import method_names
 from nsolve._status import Status

@@ -14,9 +14,11 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from nsolve._objective import NotFiniteAtStart
+from nsolve._parallel import max_threads, parallel_allowed, parallel_region
 from nsolve._status import NOT_FINITE, Status
 from nsolve.compiled import _layout as L
 from nsolve.compiled._dispatch import (
+    _NO_HISTORY,
     DRIVERS,
     compiled_reason,
     objective_addresses,
@@ -91,7 +93,7 @@ def _as_args(args, K: int) -> np.ndarray | None:
 
 def _check_threads(threads) -> int:
     if threads is None:
-        return numba.get_num_threads()
+        return max_threads()
     if isinstance(threads, bool) or not isinstance(threads, int | np.integer):
         raise TypeError(f"threads must be an int or None; got {type(threads).__name__}")
     if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
@@ -149,7 +151,9 @@ def minimize_many(
     hess : callable, optional
         ``hess(x[, a]) -> (n, n)`` for ``"newton"``.
     threads : int, optional
-        Cores to use (default: Numba's thread count, ``numba.get_num_threads()``).
+        Cores to use (default: Numba's thread count, ``numba.get_num_threads()``).  One in
+        a process forked after its parent ran Numba's GNU OpenMP threads, whatever is asked
+        (Numba kills such a process if it starts them; see :mod:`nsolve._parallel`).
     options, **kwargs
         Options of :func:`nsolve.minimize` (``gtol``, ``maxiter``, ``m``, ...), applied to
         every problem.
@@ -219,6 +223,9 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     G = np.empty((K, n))
     F = np.empty(K)
     INFO = np.zeros((K, L.INFO_SLOTS), dtype=np.int64)
+    if not parallel_allowed():
+        _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, spec.name)
+        return _finish(X, F, G, INFO, n)
     many = _entry_points()[DRIVERS[spec.name]][1]
     n_blocks = min(K, n_threads * BLOCKS_PER_THREAD)
     # Numba's thread-count and chunk-size setters cost microseconds each: skipped when they
@@ -227,7 +234,7 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     if n_threads != previous:
         numba.set_num_threads(n_threads)
     try:
-        with numba.parallel_chunksize(1) if n_blocks > 1 else contextlib.nullcontext():
+        with parallel_region(), numba.parallel_chunksize(1) if n_blocks > 1 else contextlib.nullcontext():
             many(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks)
     except SystemError as exc:
         # an exception raised by the user's function in a worker thread arrives wrapped
@@ -237,6 +244,22 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     finally:
         if n_threads != previous:
             numba.set_num_threads(previous)
+    return _finish(X, F, G, INFO, n)
+
+
+def _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, name) -> None:
+    """The batch with the single-problem solver, problem after problem, on this thread: for a
+    process where Numba's thread pool must not start (:func:`nsolve._parallel.parallel_allowed`).
+    Same solver code, same iterates as the threaded batch."""
+    solve = _entry_points()[DRIVERS[name]][0]
+    shared = ARGS.shape[0] == 1
+    for k in range(X0.shape[0]):
+        a = ARGS[0] if shared else ARGS[k]
+        F[k] = solve(addresses, with_args, a, X0[k], fo, io, X[k], G[k], _NO_HISTORY, INFO[k], extra)
+
+
+def _finish(X, F, G, INFO, n) -> OptimizeResult:
+    """Raise a start error of the batch as the sequential path does; mark failed starts; the result."""
     errors = np.flatnonzero(INFO[:, L.INFO_ERR])
     if errors.size:
         k = int(errors[0])

@@ -28,15 +28,16 @@ The intercepts are never penalised.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import sys
 
-import numba
 import numpy as np
 import scipy.sparse as _sp
 
 from nsolve._kernels.quasi_newton import symmetrize_from_upper_inplace
+from nsolve._parallel import max_threads, parallel_region
 from nsolve._validation import all_finite_array, check_positive
 from nsolve.models import _logistic_kernels as _k
 
@@ -79,7 +80,7 @@ def _n_chunks(work: int, m: int) -> int:
     per_chunk = work // _WORK_PER_CHUNK
     if per_chunk <= 1:  # one chunk whatever the thread count (asking Numba costs ~3 us)
         return 1
-    return int(max(1, min(numba.get_num_threads(), m, per_chunk)))
+    return int(max(1, min(max_threads(), m, per_chunk)))
 
 
 def check_regularization(C) -> float:
@@ -395,7 +396,8 @@ class LogisticObjective:
             loss = worker(*head, 0, m, True, want_state, state, G[0])
             return float(loss), self._model_order(G[0])
         L = np.zeros(nc)
-        driver(*head, m, True, want_state, state, G, L)
+        with parallel_region():
+            driver(*head, m, True, want_state, state, G, L)
         return float(L.sum()), self._model_order(G.sum(axis=0))
 
     def _full(self, w):
@@ -455,7 +457,8 @@ class LogisticObjective:
         if nc == 1:
             worker(*head, 0, self.n_samples, G[0])
         else:
-            driver(*head, G)
+            with parallel_region():
+                driver(*head, G)
         out = self._model_order(G.sum(axis=0))
         out[: self.n_coef] += self._inv_C * v[: self.n_coef]
         return out
@@ -513,7 +516,8 @@ class LogisticObjective:
             if nc == 1:
                 _k.binary_hess_dense(self.X, self._state, self.fit_intercept, 0, self.n_samples, U)
             else:
-                _k.binary_hess_dense_par(self.X, self._state, self.fit_intercept, nc, U)
+                with parallel_region():
+                    _k.binary_hess_dense_par(self.X, self._state, self.fit_intercept, nc, U)
             symmetrize_from_upper_inplace(U)
             return U
         H = np.zeros((q, q))
@@ -537,7 +541,8 @@ class LogisticObjective:
         work = self.n_samples * T * n_pairs
         if work <= _HESS_COMPILED_MAX_WORK:
             parallel = _n_chunks(work, n_pairs) > 1
-            _k.multi_hess_pairs_dense(self.X, self.sample_weight, self._state, self.fit_intercept, parallel, HP)
+            with parallel_region() if parallel else contextlib.nullcontext():
+                _k.multi_hess_pairs_dense(self.X, self.sample_weight, self._state, self.fit_intercept, parallel, HP)
         else:
             for lo, hi in self._row_blocks(T + n_pairs):
                 O = np.empty((hi - lo, T))
@@ -560,7 +565,8 @@ class LogisticObjective:
         if nc == 1:
             _k.binary_hess_csr(*head, 0, self.n_samples, G[0])
         else:
-            _k.binary_hess_csr_par(*head, G)
+            with parallel_region():
+                _k.binary_hess_csr_par(*head, G)
         U = G.sum(axis=0)
         symmetrize_from_upper_inplace(U)
         return U
@@ -578,7 +584,8 @@ class LogisticObjective:
         if nc == 1:
             _k.multi_hess_csr(*head, 0, self.n_samples, G[0])
         else:
-            _k.multi_hess_csr_par(*head, G)
+            with parallel_region():
+                _k.multi_hess_csr_par(*head, G)
         H = np.empty((self.n_params, self.n_params))
         _k.multi_hess_scatter(np.ascontiguousarray(G.sum(axis=0).T), K, p, self.fit_intercept, H)
         return H
