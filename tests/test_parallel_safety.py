@@ -153,3 +153,63 @@ def test_logistic_passes_stay_in_one_chunk(forked_from_openmp):
     assert f == pytest.approx(f_ref, rel=1e-12)
     r = 1.0 / (1.0 + np.exp(-z)) - y
     np.testing.assert_allclose(g, np.r_[X.T @ r + w[:-1], r.sum()], rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------- Numba's debugging switch
+
+
+def _method_kw(p):
+    return {"lbfgs": {}, "bfgs": {}, "newton": {"hess": p.hess}, "newton-cg": {"hess": p.hess},
+            "adam": {"lr": 0.01, "maxiter": 300}}
+
+
+def test_everything_runs_with_numba_jit_disabled():
+    """NUMBA_DISABLE_JIT=1 (Numba's switch for debugging one's own jitted code) turns every
+    kernel into plain Python: nsolve must still run, interpreted, with the same answers."""
+    code = """
+        import numba
+        from nsolve import problems
+        assert numba.config.DISABLE_JIT
+        assert nsolve.precompile() == {}  # nothing to compile
+        p = problems.get("rosenbrock")
+        KW = {"lbfgs": {}, "bfgs": {}, "newton": {"hess": p.hess}, "newton-cg": {"hess": p.hess},
+              "adam": {"lr": 0.01, "maxiter": 300}}
+        out = {}
+        for m in ("lbfgs", "bfgs", "newton", "newton-cg", "adam"):
+            r = nsolve.minimize(p.f, p.grad, p.x0, method=m, **KW[m])
+            out[m] = (r.status, r.nit, r.nfev, r.x.tolist())
+
+        @numba.njit
+        def f(x):
+            return ((x - 1.0) ** 2).sum()
+
+        @numba.njit
+        def g(x):
+            return 2.0 * (x - 1.0)
+
+        many = nsolve.minimize_many(f, g, X0[:4, :])
+        from sklearn.datasets import load_breast_cancer
+        Xb, yb = load_breast_cancer(return_X_y=True)
+        Xb = (Xb - Xb.mean(0)) / Xb.std(0)
+        coef = nsolve.LogisticRegression().fit(Xb, yb).coef_
+        print(repr((out, many.x.tolist(), many.status.tolist(), coef.tolist())))
+    """
+    proc = _run(code, env_extra={"NUMBA_DISABLE_JIT": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out, many_x, many_status, coef = eval(proc.stdout.strip().splitlines()[-1])  # noqa: S307 - our own repr
+    from nsolve import problems
+
+    p = problems.get("rosenbrock")
+    for m, (status, nit, _, x) in out.items():
+        ref = nsolve.minimize(p.f, p.grad, p.x0, method=m, **_method_kw(p)[m])
+        assert status == ref.status, m
+        # the compiled kernels sum some dot products in another order: rounding may differ
+        assert abs(nit - ref.nit) <= 2, (m, nit, ref.nit)
+        np.testing.assert_allclose(x, ref.x, rtol=1e-6, atol=1e-8, err_msg=m)
+    np.testing.assert_allclose(many_x, 1.0, atol=1e-6)
+    assert many_status == [0, 0, 0, 0]
+    from sklearn.datasets import load_breast_cancer
+
+    Xb, yb = load_breast_cancer(return_X_y=True)
+    Xb = (Xb - Xb.mean(0)) / Xb.std(0)
+    np.testing.assert_allclose(coef, nsolve.LogisticRegression().fit(Xb, yb).coef_, rtol=1e-7, atol=1e-9)

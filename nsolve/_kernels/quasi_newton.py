@@ -253,7 +253,7 @@ def lbfgs_gram_form(n, m):
 def lbfgs_workspace(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(gram, work, ring, state)``: the small arrays of the L-BFGS kernels for ``n`` variables
     and ``m`` pairs, history empty; ``state = [0, m, gram_form]`` (plain NumPy: nothing to compile)."""
-    state = np.array([0, m, lbfgs_gram_form.py_func(n, m)], dtype=np.int64)
+    state = np.array([0, m, getattr(lbfgs_gram_form, "py_func", lbfgs_gram_form)(n, m)], dtype=np.int64)
     return np.zeros((2, m + 1, m + 1)), np.zeros((LBFGS_WORK_ROWS, m + 1)), np.zeros(m, dtype=np.int64), state
 
 

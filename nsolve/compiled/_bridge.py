@@ -54,6 +54,7 @@ import math
 import operator
 import time
 
+import numba
 import numpy as np
 from numba import typeof
 
@@ -334,6 +335,8 @@ def bridge_reason(name: str, n: int, grad, hess, hessp, callback, disp, n_sample
     D = _dispatch()
     if not ENABLED:
         return "the compiled path for Python functions is switched off"
+    if numba.config.DISABLE_JIT:
+        return "Numba's JIT is disabled (NUMBA_DISABLE_JIT)"
     if name not in D.COMPILED_METHODS:
         return f"method {name!r} has no compiled driver"
     if n_samples is not None:
@@ -398,7 +401,9 @@ def precompile(methods=None, *, many: bool = True, verbose: bool = False) -> dic
     Returns
     -------
     dict
-        Seconds spent per compiled driver (``"<driver>"``, and ``"<driver> (many)"``).
+        Seconds spent per compiled driver (``"<driver>"``, and ``"<driver> (many)"``); empty
+        when Numba's JIT is disabled (``NUMBA_DISABLE_JIT=1``: nothing to compile, every run
+        is interpreted).
     """
     D = _dispatch()
     names = D.COMPILED_METHODS if methods is None else tuple(methods)
@@ -406,6 +411,10 @@ def precompile(methods=None, *, many: bool = True, verbose: bool = False) -> dic
     if unknown:
         raise ValueError(f"no compiled solver for method(s) {unknown}; methods with one: "
                          f"{', '.join(D.COMPILED_METHODS)}")
+    if numba.config.DISABLE_JIT:
+        if verbose:
+            print("Numba's JIT is disabled (NUMBA_DISABLE_JIT): nothing to compile", flush=True)
+        return {}
     argtypes = tuple(typeof(a) for a in _representative_call())
     done: dict[str, float] = {}
     for name in names:

@@ -44,6 +44,9 @@ is summed to :math:`j = 12` (truncation below :math:`10^{-18}` relative).
 
 from __future__ import annotations
 
+import struct
+
+import numba
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
@@ -86,6 +89,12 @@ def _bits_to_float(typingctx, bits):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return sig, codegen
+
+
+if numba.config.DISABLE_JIT:  # Numba's debugging switch: kernels run as Python, intrinsics cannot
+
+    def _bits_to_float(bits):  # noqa: F811 - the interpreted twin of the intrinsic above
+        return struct.unpack("<d", struct.pack("<q", int(bits)))[0]
 
 
 @kernel
