@@ -120,7 +120,8 @@ def test_a_batch_solved_problem_by_problem_equals_the_threaded_batch(method, kw,
     threaded = nsolve.minimize_many(rosen, rosen_grad, X0, method=method, **kw)
     monkeypatch.setattr(_parallel, "_FORKED_FROM_GNU_OPENMP", True)
     assert not _parallel.parallel_allowed() and _parallel.max_threads() == 1
-    one_by_one = nsolve.minimize_many(rosen, rosen_grad, X0, method=method, threads=2, **kw)
+    one_by_one = nsolve.minimize_many(rosen, rosen_grad, X0, method=method, threads=numba.config.NUMBA_NUM_THREADS,
+                                      **kw)
     for key in ("x", "jac", "fun", "nit", "nfev", "njev", "nhev", "status", "success"):
         np.testing.assert_array_equal(one_by_one[key], threaded[key], err_msg=key)
 
