@@ -92,6 +92,54 @@ def test_weights_and_no_intercept_match_sklearn(cancer):
     np.testing.assert_array_equal(ours.intercept_, [0.0])
 
 
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 3.0, 1: 0.5}, {1: 2.5}, {0: 1.0, 1: 2.0, 2: 0.25}])
+def test_class_weight_matches_sklearn(iris, cancer, class_weight):
+    """scikit-learn's class_weight (tight fits): balanced, a dict, a dict missing a class
+    (weight 1), and on iris a three-class dict."""
+    X, y = iris if len(class_weight) == 3 else cancer
+    ref = SkLR(C=0.7, class_weight=class_weight, solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(X, y)
+    ours = LogisticRegression(C=0.7, class_weight=class_weight, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(params_of(ours), params_of(ref), rtol=1e-5, atol=1e-6)
+
+
+def test_class_weight_is_a_sample_weight_per_class(iris):
+    """Closed form: balanced weights are sum(s) / (K sum_{y=k} s), multiplied into s; a dict
+    equals the same per-sample weights passed as sample_weight."""
+    X, y = iris
+    keep = np.r_[0:50, 50:80, 100:150]  # imbalanced: 50 / 30 / 50
+    X, y = X[keep], y[keep]
+    sw = np.random.default_rng(2).uniform(0.5, 2.0, len(y))
+    totals = np.bincount(y, weights=sw)
+    expected = sw * (sw.sum() / (3 * totals))[y]
+    a = LogisticRegression(class_weight="balanced").fit(X, y, sample_weight=sw)
+    b = LogisticRegression().fit(X, y, sample_weight=expected)
+    np.testing.assert_allclose(params_of(a), params_of(b), rtol=1e-9, atol=1e-11)
+    c = LogisticRegression(class_weight={0: 2.0, 2: 0.5}).fit(X, y)
+    d = LogisticRegression().fit(X, y, sample_weight=np.array([2.0, 1.0, 0.5])[y])
+    np.testing.assert_allclose(params_of(c), params_of(d), rtol=1e-9, atol=1e-11)
+    labels = np.array(["a", "b", "c"])[y]  # string labels: keys are the labels
+    e = LogisticRegression(class_weight={"a": 2.0, "c": 0.5}).fit(X, labels)
+    np.testing.assert_allclose(params_of(e), params_of(d), rtol=1e-9, atol=1e-11)
+    # keys for classes a fold lacks are allowed once every present class has one
+    f = LogisticRegression(class_weight={0: 2.0, 1: 1.0, 2: 0.5, 7: 9.0}).fit(X, y)
+    np.testing.assert_allclose(params_of(f), params_of(d), rtol=1e-9, atol=1e-11)
+
+
+def test_bad_class_weight(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="class_weight must be None, 'balanced' or a dict"):
+        LogisticRegression(class_weight="auto").fit(X, y)
+    with pytest.raises(TypeError, match="class_weight must be None, 'balanced' or a dict; got list"):
+        LogisticRegression(class_weight=[1.0, 2.0, 3.0]).fit(X, y)
+    with pytest.raises(ValueError, match=r"class_weight\[1\] must be a finite number >= 0; got -1.0"):
+        LogisticRegression(class_weight={1: -1.0}).fit(X, y)
+    with pytest.raises(ValueError, match=r"keys that are not classes of y \(\[5\]\)"):
+        LogisticRegression(class_weight={0: 1.0, 5: 2.0}).fit(X, y)
+    with pytest.raises(ValueError, match="two classes with positive weight"):
+        LogisticRegression(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
+    assert "class_weight" in LogisticRegression().get_params()
+
+
 def test_sample_weight_equals_repeated_rows(iris):
     X, y = iris
     rep = np.random.default_rng(1).integers(0, 3, len(y))

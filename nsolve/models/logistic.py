@@ -32,6 +32,7 @@ import contextlib
 import math
 import numbers
 import sys
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as _sp
@@ -237,6 +238,44 @@ def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     if not np.any(sw > 0):
         raise ValueError("sample_weight must have at least one positive entry; all weights are zero")
     return np.ascontiguousarray(sw)
+
+
+def class_weights(class_weight, classes: np.ndarray, y_encoded: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    """The weight of each class (aligned with ``classes``) for scikit-learn's ``class_weight``.
+
+    ``"balanced"``: :math:`\\sum_i s_i / (K \\sum_{i: y_i = k} s_i)` (a class whose samples
+    all weigh zero gets 0).  A dict maps labels to weights; a class absent from it weighs 1.
+    As in scikit-learn, keys that are not classes are allowed when every class has a key (a
+    cross-validation fold may lack a class), and are an error otherwise.
+    """
+    K = classes.shape[0]
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict; got {class_weight!r}")
+        totals = np.bincount(y_encoded, weights=sw, minlength=K)
+        out = np.zeros(K)
+        np.divide(totals.sum(), K * totals, out=out, where=totals > 0)
+        return out
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(f"class_weight must be None, 'balanced' or a dict; got {type(class_weight).__name__}")
+    out = np.ones(K)
+    missing = []
+    for k, c in enumerate(classes.tolist()):
+        key = c
+        if key not in class_weight and isinstance(c, float) and c.is_integer():
+            key = int(c)
+        if key not in class_weight:
+            missing.append(c)
+            continue
+        v = class_weight[key]
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"class_weight[{key!r}] must be a finite number >= 0; got {v!r}")
+        out[k] = float(v)
+    if missing and K - len(missing) != len(class_weight):
+        unknown = [key for key in class_weight if key not in set(classes.tolist())]
+        raise ValueError(f"class_weight has keys that are not classes of y ({unknown!r}) while classes "
+                         f"{missing!r} have no key; the classes are {classes.tolist()!r}")
+    return out
 
 
 class LogisticObjective:
@@ -643,6 +682,7 @@ def logistic_objective(
     fit_intercept: bool = True,
     sample_weight=None,
     multinomial: bool | None = None,
+    class_weight=None,
 ) -> LogisticObjective:
     r"""Build the L2-penalised logistic regression objective for ``(X, y)``.
 
@@ -677,6 +717,12 @@ def logistic_objective(
     multinomial : bool or None, default None
         ``None``: binary for two classes, softmax for more.  ``True``: softmax even for two
         classes (``K = 2`` weight vectors).  ``False`` with more than two classes is an error.
+    class_weight : None, "balanced" or dict, default None
+        Weights per class, multiplied into the sample weights (scikit-learn's
+        ``class_weight``): a dict maps class labels to non-negative weights (classes
+        missing from it weigh 1); ``"balanced"`` gives class :math:`k` the weight
+        :math:`\sum_i s_i / (K \sum_{i: y_i = k} s_i)`, so that every class carries the
+        same total weight.
 
     Returns
     -------
@@ -728,6 +774,10 @@ def logistic_objective(
             " (use multinomial=True or None)"
         )
     sw = _check_sample_weight(sample_weight, n_samples)
+    if class_weight is not None:
+        sw = sw * class_weights(class_weight, classes, y_encoded, sw)[y_encoded]
+        if not np.any(sw > 0):
+            raise ValueError("class_weight leaves every sample with weight zero")
     return LogisticObjective(
         Xc,
         layout,
