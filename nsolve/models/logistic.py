@@ -258,9 +258,10 @@ def class_weights(class_weight, classes: np.ndarray, y_encoded: np.ndarray, sw: 
         return out
     if not isinstance(class_weight, Mapping):
         raise TypeError(f"class_weight must be None, 'balanced' or a dict; got {type(class_weight).__name__}")
+    labels = classes.tolist()
     out = np.ones(K)
     missing = []
-    for k, c in enumerate(classes.tolist()):
+    for k, c in enumerate(labels):
         key = c
         if key not in class_weight and isinstance(c, float) and c.is_integer():
             key = int(c)
@@ -272,9 +273,10 @@ def class_weights(class_weight, classes: np.ndarray, y_encoded: np.ndarray, sw: 
             raise ValueError(f"class_weight[{key!r}] must be a finite number >= 0; got {v!r}")
         out[k] = float(v)
     if missing and K - len(missing) != len(class_weight):
-        unknown = [key for key in class_weight if key not in set(classes.tolist())]
+        known = set(labels)
+        unknown = [key for key in class_weight if key not in known]
         raise ValueError(f"class_weight has keys that are not classes of y ({unknown!r}) while classes "
-                         f"{missing!r} have no key; the classes are {classes.tolist()!r}")
+                         f"{missing!r} have no key; the classes are {labels!r}")
     return out
 
 
