@@ -161,12 +161,13 @@ def reference_grad(obj: LogisticObjective, w) -> np.ndarray:
     return np.concatenate([G.ravel(), R.sum(axis=0)]) if obj.fit_intercept else G.ravel()
 
 
-@pytest.mark.parametrize("p", [1, 3, 13, 70, 130])
+@pytest.mark.parametrize("p", [1, 3, 8, 13, 70, 130])
 @pytest.mark.parametrize("layout", ["C64", "C32", "F64"])
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_dense_pass_every_row_length(p, layout, n_classes):
-    # row lengths for every super-row width of the C-order gradient (4, 2, 1 rows) and a
-    # row count that is not a multiple of any block or super-row size
+    # row lengths for both gradient sweeps of the C-order pass (eight rows per sweep; four-row
+    # super-rows for 6 <= p <= 12) and a row count that is not a multiple of any block, sweep
+    # or super-row size
     X, y = make_data(n=1237, p=p, n_classes=n_classes, seed=p)
     sw = np.random.default_rng(p).uniform(0.0, 2.0, X.shape[0])
     obj = logistic_objective(as_layout(X, layout), y, 0.9, sample_weight=sw)

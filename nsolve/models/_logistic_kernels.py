@@ -51,8 +51,9 @@ Speed: one read of ``X``
 A fused pass reads each row of ``X`` from memory once.  Rows are processed in blocks of
 :func:`block_rows` rows (about 128 KB, so the block stays in the core's L2 cache): the
 block's margins, then its loss terms (a vectorised loop over the block), then its gradient
-contributions, re-reading the block from cache (rows too short to fill a vector loop are
-taken two or four at a time as one contiguous run, :func:`_block_grad`).  Blocks are
+contributions, re-reading the block from cache, eight rows per sweep over the gradient
+(rows of 6 to 12 entries, too short to fill a vector loop, four at a time as one
+contiguous run; :func:`_block_grad`).  Blocks are
 addressed through slices: an index computed at run time needs a negative-index check that
 keeps LLVM from vectorising the loop around it.
 
@@ -342,13 +343,12 @@ def _col_dot(xc, rows, use_rows, start, nb, r):
 
 @kernel
 def super_rows(p):
-    """Rows per super-row of :func:`_block_grad` for rows of ``p`` entries: 4, 2 or 1
-    (measured on AVX-512: the select per entry costs less than a short row's scalar tail
-    up to about 128 entries)."""
-    if p <= 12:
+    """Rows per super-row of :func:`_block_grad` for rows of ``p`` entries: 4 for
+    ``6 <= p <= 12``, else 1 (measured on a Zen 5 core, gradient of a block from cache: the
+    per-entry select of a 4-row super-row beats the eight-row ``axpy`` only there; the
+    two-row super-row it replaced was slower than both everywhere)."""
+    if 6 <= p <= 12:
         return 4
-    if p <= 128:
-        return 2
     return 1
 
 
@@ -363,20 +363,40 @@ def _block_margins(Xb, w, b, zb):
 def _block_grad(Xb, r, GA, R):
     r"""Add :math:`\sum_t r_t x_t` for the rows of the C-contiguous block ``Xb`` into ``GA``.
 
-    Short rows make a loop over one row too short to vectorise, so rows are taken ``R`` at a
-    time (``R = super_rows(p)``): ``R`` consecutive rows are one contiguous run of ``R p``
-    entries, and ``GA`` (length ``R p``) accumulates ``r_{t(k)} x_k`` over the run, the
-    residual picked per entry by comparisons that compile to vector blends.  The caller
-    folds the ``R`` slices of ``GA`` with :func:`_fold`.  ``R = 1``: an ``axpy`` of four rows
-    at a time.
+    ``R = 1`` (:func:`super_rows`): eight rows per sweep over ``GA`` (an eighth of the
+    accumulator loads and stores, eight independent products per entry), written inline:
+    LLVM does not inline a helper taking sixteen arrays, and the call per eight rows cost
+    more than the sweep at ``p = 20``.  ``R = 4`` (rows of 6 to 12 entries, too short to fill
+    a vector loop): four consecutive rows are one contiguous run of ``4 p`` entries, ``GA``
+    (length ``4 p``) accumulates ``r_{t(k)} x_k`` over the run, the residual picked per entry
+    by comparisons that compile to vector blends; the caller folds the four slices of ``GA``
+    with :func:`_fold`.
     """
     nb, p = Xb.shape
     if R == 1:
-        # four rows per sweep over GA: a quarter of the accumulator loads and stores
-        n4 = nb - nb % 4
-        for t in range(0, n4, 4):
-            _axpy4(GA, r[t], Xb[t], r[t + 1], Xb[t + 1], r[t + 2], Xb[t + 2], r[t + 3], Xb[t + 3])
-        for t in range(n4, nb):
+        n8 = nb - nb % 8
+        for t in range(0, n8, 8):
+            x0 = Xb[t]
+            x1 = Xb[t + 1]
+            x2 = Xb[t + 2]
+            x3 = Xb[t + 3]
+            x4 = Xb[t + 4]
+            x5 = Xb[t + 5]
+            x6 = Xb[t + 6]
+            x7 = Xb[t + 7]
+            a0 = r[t]
+            a1 = r[t + 1]
+            a2 = r[t + 2]
+            a3 = r[t + 3]
+            a4 = r[t + 4]
+            a5 = r[t + 5]
+            a6 = r[t + 6]
+            a7 = r[t + 7]
+            for j in range(p):
+                GA[j] += ((a0 * x0[j] + a1 * x1[j]) + (a2 * x2[j] + a3 * x3[j])) + (
+                    (a4 * x4[j] + a5 * x5[j]) + (a6 * x6[j] + a7 * x7[j])
+                )
+        for t in range(n8, nb):
             _daxpy(GA, 0, r[t], Xb[t])
         return
     M = R * p
@@ -388,28 +408,15 @@ def _block_grad(Xb, r, GA, R):
     for sr in range(nsr):
         seg = Xf[sr * M : (sr + 1) * M]
         rs = r[sr * R : (sr + 1) * R]
-        if R == 2:
-            r0 = rs[0]
-            r1 = rs[1]
-            for k in range(M):
-                GA[k] += (r0 if k < p1 else r1) * seg[k]
-        else:  # R == 4
-            r0 = rs[0]
-            r1 = rs[1]
-            r2 = rs[2]
-            r3 = rs[3]
-            for k in range(M):
-                rr = r0 if k < p1 else (r1 if k < p2 else (r2 if k < p3 else r3))
-                GA[k] += rr * seg[k]
+        r0 = rs[0]
+        r1 = rs[1]
+        r2 = rs[2]
+        r3 = rs[3]
+        for k in range(M):
+            rr = r0 if k < p1 else (r1 if k < p2 else (r2 if k < p3 else r3))
+            GA[k] += rr * seg[k]
     for t in range(nsr * R, nb):
         _daxpy(GA, 0, r[t], Xb[t])
-
-
-@kernel
-def _axpy4(g, a0, x0, a1, x1, a2, x2, a3, x3):
-    """``g[j] += (a0 x0[j] + a1 x1[j]) + (a2 x2[j] + a3 x3[j])`` for ``j < len(x0)``."""
-    for j in range(x0.shape[0]):
-        g[j] += (a0 * x0[j] + a1 * x1[j]) + (a2 * x2[j] + a3 * x3[j])
 
 
 @kernel
