@@ -211,6 +211,39 @@ def measure_read_bandwidth_parallel(nbytes: int, threads: int, repeat: int = 7) 
     return 8 * a.shape[0] / t
 
 
+def read_probe(nbytes: int, threads: int):
+    """A zero-argument callable that reads a fresh buffer of ``nbytes`` once with ``threads``
+    cores (the probes of :func:`measure_bandwidths` and
+    :func:`measure_read_bandwidth_parallel`), for timing it *paired* with the kernel it bounds:
+    on a shared machine the attainable bandwidth drifts within seconds, so a ratio of two
+    medians measured apart can be off by a fifth.  The caller sets Numba's thread count."""
+    a = np.ones(max(nbytes // 8, 16))
+    if threads <= 1:
+        read_sum = _stream_probes()[0]
+        return lambda: read_sum(a)
+    measure_read_bandwidth_parallel(8 * 16, threads, repeat=1)  # compiles the probe once
+    return lambda: _PAR_READ(a, threads)
+
+
+def paired_ratio(kernel, probe, repeat: int = 15, warmup: int = 2) -> dict:
+    """Time ``probe`` and ``kernel`` alternately ``repeat`` times; return the medians of each
+    and the median of the per-pair ratios ``kernel / probe``."""
+    for _ in range(warmup):
+        probe()
+        kernel()
+    tp, tk = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        probe()
+        tp.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        kernel()
+        tk.append(time.perf_counter() - t)
+    ratios = [k / p for k, p in zip(tk, tp, strict=True)]
+    return {"kernel": float(np.median(tk)), "probe": float(np.median(tp)), "ratio": float(np.median(ratios)),
+            "ratio_range": (float(min(ratios)), float(max(ratios)))}
+
+
 def machine_line() -> str:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(Exception):

@@ -521,6 +521,35 @@ def test_cache_is_per_point_and_returns_copies():
     np.testing.assert_allclose(obj.hessp(w2, v), obj.hess(w2) @ v, rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["binary", "multinomial"])
+@pytest.mark.parametrize("layout", ["C64", "F32", "CSR64"])
+def test_hessian_after_gradient_only_passes(kind, layout):
+    # Gradient-only passes skip the per-row curvature; the first Hessian product or Hessian at
+    # a point evaluated that way must compute it, and every later pass must keep it current.
+    obj = build(kind, layout, fit_intercept=True, weighted=True)
+    ref = build(kind, layout, fit_intercept=True, weighted=True)  # for finite differences only
+    w1, w2 = random_point(obj, seed=1), random_point(obj, seed=2)
+    v = random_point(obj, seed=5)
+
+    def hv_fd(w):
+        h = 1e-5
+        return (ref.grad(w + h * v) - ref.grad(w - h * v)) / (2 * h)
+
+    def close(hv, w):
+        fd = hv_fd(w)
+        np.testing.assert_allclose(hv, fd, rtol=1e-6, atol=1e-7 * np.abs(fd).max())
+
+    obj.fg(w1)
+    close(obj.hessp(w1, v), w1)
+    obj.fg(w2)
+    close(obj.hess(w2) @ v, w2)
+    obj.f(w1)
+    close(obj.hessp(w1, v), w1)
+    fresh = build(kind, layout, fit_intercept=True, weighted=True)
+    fresh.grad(w2)
+    close(fresh.hess(w2) @ v, w2)
+
+
 def test_label_encoding_any_type():
     X, y = make_data(n=40, p=3, n_classes=3, seed=3)
     names = np.array(["setosa", "versicolor", "virginica"], dtype=object)
