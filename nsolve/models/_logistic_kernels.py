@@ -447,11 +447,14 @@ def _chunk_bounds(m, n_chunks, c):
 
 
 @kernel
-def _gather_labels(y, sw, rows, use_rows, start, nb, sy):
-    """``sy[t] = s_i (2 y_i - 1)`` for the block rows ``i``."""
+def _block_signed(ysw, rows, use_rows, start, nb, sy):
+    """The signed weights :math:`s_i (2 y_i - 1)` of the block rows: a view of ``ysw`` for
+    contiguous rows, else gathered into ``sy``."""
+    if not use_rows:
+        return ysw[start : start + nb]
     for t in range(nb):
-        i = _row_index(rows, use_rows, start + t)
-        sy[t] = sw[i] * (2.0 * y[i] - 1.0)
+        sy[t] = ysw[rows[start + t]]
+    return sy[:nb]
 
 
 @kernel
@@ -466,10 +469,12 @@ def _scatter_state(db, rows, use_rows, start, nb, state):
 
 
 @kernel
-def binary_fg_dense(X, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, g):
+def binary_fg_dense(X, ysw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, g):
     r"""Fused binary loss/gradient over rows ``lo:hi`` of C-ordered ``X``.
 
-    Adds :math:`\sum_k s_i (\sigma(z_i) - y_i) [x_i, 1]` (``i = rows[k]`` if ``use_rows``
+    The labels and weights come as one vector, ``ysw[i] = s_i (2 y_i - 1)`` (the sign is the
+    class, the magnitude the weight: one stream besides ``X`` instead of two).  Adds
+    :math:`\sum_k s_i (\sigma(z_i) - y_i) [x_i, 1]` (``i = rows[k]`` if ``use_rows``
     else ``k``) into ``g`` when ``need_grad``, writes :math:`d_i = s_i \sigma(1-\sigma)` into
     ``state[i]`` when ``want_state`` and returns :math:`\sum_k s_i \ell_i`.  Each block of
     rows is read from memory once (margins), then from cache (gradient); mini-batch rows are
@@ -494,16 +499,11 @@ def binary_fg_dense(X, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_gra
             rb = rows[start : start + nb]
             _gather_rows(X, rb, Xg)
             Xb = Xg[:nb]
-            for t in range(nb):
-                sy[t] = sw[rb[t]] * (2.0 * y[rb[t]] - 1.0)
         else:
             Xb = X[start : start + nb]
-            yb = y[start : start + nb]
-            sb = sw[start : start + nb]
-            for t in range(nb):
-                sy[t] = sb[t] * (2.0 * yb[t] - 1.0)
+        syb = _block_signed(ysw, rows, use_rows, start, nb, sy)
         _block_margins(Xb, w, b, zb)
-        _binary_terms_block(zb, sy, lb, db, nb)
+        _binary_terms_block(zb, syb, lb, db, nb)
         loss += _sum(lb, nb)
         if want_state:
             if use_rows:
@@ -524,7 +524,7 @@ def binary_fg_dense(X, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_gra
 
 
 @kernel
-def binary_fg_fblock(X, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, g):
+def binary_fg_fblock(X, ysw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, g):
     """As :func:`binary_fg_dense` for Fortran-ordered ``X``.
 
     Rows are processed ``_BLOCK`` at a time column by column: the block's margins are built
@@ -547,8 +547,8 @@ def binary_fg_fblock(X, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_gr
             zb[t] = b
         for j in range(p):
             _col_axpy(XT[j], rows, use_rows, start, nb, w[j], zb)
-        _gather_labels(y, sw, rows, use_rows, start, nb, sy)
-        _binary_terms_block(zb, sy, lb, db, nb)
+        syb = _block_signed(ysw, rows, use_rows, start, nb, sy)
+        _binary_terms_block(zb, syb, lb, db, nb)
         loss += _sum(lb, nb)
         if want_state:
             _scatter_state(db, rows, use_rows, start, nb, state)
@@ -564,7 +564,7 @@ def binary_fg_fblock(X, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_gr
 
 @kernel
 def binary_fg_csr(
-    indptr, indices, data, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, g
+    indptr, indices, data, ysw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, g
 ):
     """As :func:`binary_fg_dense` for CSR ``X`` given by ``(indptr, indices, data)``."""
     p = g.shape[0] - (1 if fit_intercept else 0)
@@ -583,8 +583,8 @@ def binary_fg_csr(
         for t in range(nb):
             i = _row_index(rows, use_rows, start + t)
             zb[t] = b + _sdot(data, indices, indptr[i], indptr[i + 1], w, 0)
-        _gather_labels(y, sw, rows, use_rows, start, nb, sy)
-        _binary_terms_block(zb, sy, lb, db, nb)
+        syb = _block_signed(ysw, rows, use_rows, start, nb, sy)
+        _binary_terms_block(zb, syb, lb, db, nb)
         loss += _sum(lb, nb)
         if want_state:
             _scatter_state(db, rows, use_rows, start, nb, state)
@@ -600,37 +600,37 @@ def binary_fg_csr(
 
 
 @parallel_kernel
-def binary_fg_dense_par(X, y, sw, w, fit_intercept, rows, use_rows, m, need_grad, want_state, state, G, L):
+def binary_fg_dense_par(X, ysw, w, fit_intercept, rows, use_rows, m, need_grad, want_state, state, G, L):
     """Chunked :func:`binary_fg_dense` over ``m`` rows: chunk ``c`` adds into ``G[c]``, ``L[c]``."""
     nc = L.shape[0]
     for c in prange(nc):
         lo, hi = _chunk_bounds(m, nc, c)
         L[c] = binary_fg_dense(
-            X, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, G[c]
+            X, ysw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, G[c]
         )
 
 
 @parallel_kernel
-def binary_fg_fblock_par(X, y, sw, w, fit_intercept, rows, use_rows, m, need_grad, want_state, state, G, L):
+def binary_fg_fblock_par(X, ysw, w, fit_intercept, rows, use_rows, m, need_grad, want_state, state, G, L):
     """Chunked :func:`binary_fg_fblock`."""
     nc = L.shape[0]
     for c in prange(nc):
         lo, hi = _chunk_bounds(m, nc, c)
         L[c] = binary_fg_fblock(
-            X, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, G[c]
+            X, ysw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, G[c]
         )
 
 
 @parallel_kernel
 def binary_fg_csr_par(
-    indptr, indices, data, y, sw, w, fit_intercept, rows, use_rows, m, need_grad, want_state, state, G, L
+    indptr, indices, data, ysw, w, fit_intercept, rows, use_rows, m, need_grad, want_state, state, G, L
 ):
     """Chunked :func:`binary_fg_csr`."""
     nc = L.shape[0]
     for c in prange(nc):
         lo, hi = _chunk_bounds(m, nc, c)
         L[c] = binary_fg_csr(
-            indptr, indices, data, y, sw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state,
+            indptr, indices, data, ysw, w, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state,
             state, G[c],
         )
 

@@ -340,7 +340,8 @@ class LogisticObjective:
             self._state = np.empty((self.n_samples, self._K))
             self._nostate = np.empty((0, self._K))
         else:
-            self._y = y_encoded.astype(np.float64)
+            # the binary kernels take labels and weights as one vector s_i (2 y_i - 1)
+            self._ysw = sample_weight * (2.0 * y_encoded.astype(np.float64) - 1.0)
             self._state = np.empty(self.n_samples)
             self._nostate = np.empty(0)
         self._norows = np.empty(0, dtype=np.intp)
@@ -434,9 +435,10 @@ class LogisticObjective:
         nc = _n_chunks(m * self._row_work * self._K, m)
         G = np.zeros((nc, self.n_params))
         worker, driver = _FG_KERNELS[self.multinomial, self.layout]
-        head = (*self._xargs, self._y, self.sample_weight, self._kernel_order(w))
         if self.multinomial:
-            head = (*head, self._K)
+            head = (*self._xargs, self._y, self.sample_weight, self._kernel_order(w), self._K)
+        else:
+            head = (*self._xargs, self._ysw, w)
         head = (*head, self.fit_intercept, rows_arr, use_rows)
         if nc == 1:
             loss = worker(*head, 0, m, True, want_state, state, G[0])
