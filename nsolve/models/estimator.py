@@ -342,11 +342,10 @@ class LogisticRegression:
             Xa, y, self.C, fit_intercept=bool(self.fit_intercept), sample_weight=sample_weight,
             multinomial=self.multinomial, class_weight=self.class_weight,
         )
-        sw = obj.sample_weight
         # without weights every class of y has weight (logistic_objective checked that there
         # are two); the weighted count is a pass over n labels (2.6 ms at n = 10^6)
         if sample_weight is not None or self.class_weight is not None:
-            present = np.bincount(obj.y_encoded, weights=sw, minlength=obj.n_classes) > 0
+            present = np.bincount(obj.y_encoded, weights=obj.sample_weight, minlength=obj.n_classes) > 0
             if present.sum() < 2:
                 raise ValueError(
                     "y must contain at least two classes with positive weight (sample_weight times class_weight); "
@@ -355,7 +354,7 @@ class LogisticRegression:
                 )
         method = self._resolve_method(obj)
         spec = get_method(method)
-        sw_sum = float(sw.sum())
+        sw_sum = obj.weight_sum
 
         x0 = obj.x0()
         if (

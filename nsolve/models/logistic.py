@@ -215,9 +215,10 @@ def _encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise TypeError(f"y labels must be mutually comparable (sortable): {exc}") from None
 
 
-def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """The validated weights as a float64 array, or None (unit weights) for None."""
     if sample_weight is None:
-        return np.ones(n_samples)
+        return None
     if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
         sw = np.full(n_samples, float(sample_weight))
     else:
@@ -317,7 +318,9 @@ class LogisticObjective:
     fit_intercept : bool
         Whether intercepts are part of the parameters.
     sample_weight : ndarray of float64
-        Per-sample weights (ones when none were given).
+        Per-sample weights (ones when none were given; that array is created on first use).
+    weight_sum : float
+        :math:`\sum_i s_i` (``n_samples`` for unit weights).
     """
 
     def __init__(self, X, layout, y_encoded, classes, C, fit_intercept, sample_weight, multinomial):
@@ -330,7 +333,9 @@ class LogisticObjective:
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         self.C = float(C)
         self.fit_intercept = bool(fit_intercept)
-        self.sample_weight = sample_weight
+        # None: unit weights, materialised by the sample_weight property only if asked for
+        self._sample_weight = sample_weight
+        self.weight_sum = float(self.n_samples if sample_weight is None else sample_weight.sum())
         self._inv_C = 0.0 if math.isinf(self.C) else 1.0 / self.C
         self._K = self.n_classes if self.multinomial else 1
         self.n_coef = self._K * self.n_features
@@ -341,7 +346,9 @@ class LogisticObjective:
             self._nostate = np.empty((0, self._K))
         else:
             # the binary kernels take labels and weights as one vector s_i (2 y_i - 1)
-            self._ysw = sample_weight * (2.0 * y_encoded.astype(np.float64) - 1.0)
+            self._ysw = 2.0 * y_encoded - 1.0
+            if sample_weight is not None:
+                self._ysw *= sample_weight
             self._state = np.empty(self.n_samples)
             self._nostate = np.empty(0)
         self._norows = np.empty(0, dtype=np.intp)
@@ -363,6 +370,14 @@ class LogisticObjective:
         self._cache_w = None
         self._cache_f = 0.0
         self._cache_g = None
+
+    @property
+    def sample_weight(self) -> np.ndarray:
+        """Per-sample weights (float64, ``n_samples``); ones, created on first use, when none
+        were given."""
+        if self._sample_weight is None:
+            self._sample_weight = np.ones(self.n_samples)
+        return self._sample_weight
 
     # ------------------------------------------------------------------ helpers
     def __repr__(self) -> str:
@@ -794,9 +809,10 @@ def logistic_objective(
             f"multinomial=False needs exactly two classes; y has {classes.shape[0]}"
             " (use multinomial=True or None)"
         )
-    sw = _check_sample_weight(sample_weight, n_samples)
+    sw = _check_sample_weight(sample_weight, n_samples)  # None: unit weights
     if class_weight is not None:
-        sw = sw * class_weights(class_weight, classes, y_encoded, sw)[y_encoded]
+        per_sample = class_weights(class_weight, classes, y_encoded, sw)[y_encoded]
+        sw = per_sample if sw is None else sw * per_sample
         if not np.any(sw > 0):
             raise ValueError("class_weight leaves every sample with weight zero")
     return LogisticObjective(
