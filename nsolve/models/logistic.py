@@ -241,8 +241,9 @@ def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     return np.ascontiguousarray(sw)
 
 
-def class_weights(class_weight, classes: np.ndarray, y_encoded: np.ndarray, sw: np.ndarray) -> np.ndarray:
-    """The weight of each class (aligned with ``classes``) for scikit-learn's ``class_weight``.
+def class_weights(class_weight, classes: np.ndarray, y_encoded: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
+    """The weight of each class (aligned with ``classes``) for scikit-learn's ``class_weight``
+    (``sw``: the sample weights, None for unit weights).
 
     ``"balanced"``: :math:`\\sum_i s_i / (K \\sum_{i: y_i = k} s_i)` (a class whose samples
     all weigh zero gets 0).  A dict maps labels to weights; a class absent from it weighs 1.
