@@ -175,6 +175,10 @@ def test_dense_pass_every_row_length(p, layout, n_classes):
     f, g = obj.fg(w)
     assert f == pytest.approx(reference_f(obj, w), rel=1e-12)
     np.testing.assert_allclose(g, reference_grad(obj, w), rtol=1e-10, atol=1e-10 * np.abs(g).max())
+    # Hessian products take the same row blocks and sweeps; the dense Hessian is another kernel
+    v = random_point(obj, seed=p + 1)
+    hv = obj.hessp(w, v)
+    np.testing.assert_allclose(hv, obj.hess(w) @ v, rtol=1e-10, atol=1e-10 * np.abs(hv).max())
     rows = np.random.default_rng(1).integers(0, X.shape[0], 700)
     fb, gb = obj.batch_fg(w, rows)
     sub = logistic_objective(as_layout(X[rows], layout), y[rows], 0.9, sample_weight=sw[rows],

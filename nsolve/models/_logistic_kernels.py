@@ -643,17 +643,29 @@ def binary_fg_csr_par(
 
 @kernel
 def binary_hessp_dense(X, d, v, fit_intercept, lo, hi, out):
-    r"""Add :math:`\sum_{i \in lo:hi} d_i (\tilde x_i^T v)\, \tilde x_i` into ``out``."""
+    r"""Add :math:`\sum_{i \in lo:hi} d_i (\tilde x_i^T v)\, \tilde x_i` into ``out``.
+
+    Blocks of rows as in :func:`binary_fg_dense`: the block's products
+    :math:`u_t = d_t \tilde x_t^T v` (:func:`_block_margins`), then their sum of rows
+    :math:`\sum_t u_t x_t` from cache (:func:`_block_grad`).
+    """
     p = X.shape[1]
     vb = v[p] if fit_intercept else 0.0
-    Xs = X[lo:hi]
-    ds = d[lo:hi]
+    bmax = block_rows(p)
+    R = super_rows(p)
+    ub = np.empty(bmax)
+    GA = np.zeros(R * p)
     ob = 0.0
-    for t in range(hi - lo):
-        x = Xs[t]
-        c = ds[t] * (_dot(x, v, 0) + vb)
-        _daxpy(out, 0, c, x)
-        ob += c
+    for start in range(lo, hi, bmax):
+        nb = min(bmax, hi - start)
+        Xb = X[start : start + nb]
+        _block_margins(Xb, v, vb, ub)
+        db = d[start : start + nb]
+        for t in range(nb):
+            ub[t] *= db[t]
+        ob += _sum(ub, nb)
+        _block_grad(Xb, ub, GA, R)
+    _fold(GA, R, p, out, 0)
     if fit_intercept:
         out[p] += ob
 
