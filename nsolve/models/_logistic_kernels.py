@@ -864,6 +864,59 @@ def binary_hess_csr_par(indptr, indices, data, d, fit_intercept, G):
 
 
 @kernel
+def _softmax_block(Zb, yb, sb, zy, nb, zmax, kmax, rest, lse, want_state, P):
+    r"""Softmax losses of a block of rows, class by class (loops over rows vectorise).
+
+    On entry ``Zb[c, t]`` holds the margin :math:`z_{tc}`, ``yb[t]`` the label, ``sb[t]`` the
+    weight and ``zy[t]`` the label's margin :math:`z_{t y_t}` of row ``t < nb``.  Returns
+    :math:`\sum_t s_t [\operatorname{logsumexp}(z_t) - z_{t y_t}]`; on exit ``P[c, t]`` holds
+    the probability :math:`\pi_{tc}` when ``want_state``, and ``Zb[c, t]`` the residual
+    :math:`s_t (\pi_{tc} - [y_t = c])`.  The same arithmetic as :func:`softmax_terms`, row by
+    row: the first largest margin is the shift, the other exponentials are summed in class
+    order, and :math:`\log(1 + \text{rest})` keeps a confident row's tiny loss.
+    """
+    K = Zb.shape[0]
+    z0 = Zb[0]
+    for t in range(nb):
+        zmax[t] = z0[t]
+        kmax[t] = 0
+    for c in range(1, K):
+        zc = Zb[c]
+        for t in range(nb):
+            if zc[t] > zmax[t]:
+                zmax[t] = zc[t]
+                kmax[t] = c
+    for t in range(nb):
+        rest[t] = 0.0
+    for c in range(K):
+        zc = Zb[c]
+        for t in range(nb):
+            e = exp_nonpos(zc[t] - zmax[t])  # exactly 1 for the shift class
+            zc[t] = e
+            rest[t] += 0.0 if kmax[t] == c else e
+    loss = 0.0
+    for t in range(nb):
+        r = rest[t]
+        lse[t] = log1p_unit(min(r, 1.0))
+    for t in range(nb):
+        if rest[t] > 1.0:
+            lse[t] = np.log1p(rest[t])
+    for t in range(nb):
+        loss += sb[t] * (lse[t] + (zmax[t] - zy[t]))
+    for t in range(nb):
+        rest[t] = 1.0 / (1.0 + rest[t])
+    for c in range(K):
+        zc = Zb[c]
+        pc = P[c]
+        for t in range(nb):
+            pr = zc[t] * rest[t]
+            if want_state:
+                pc[t] = pr
+            zc[t] = sb[t] * (pr - 1.0 if yb[t] == c else pr)
+    return loss
+
+
+@kernel
 def multi_fg_dense(
     X, y, sw, w, n_classes, fit_intercept, rows, use_rows, lo, hi, need_grad, want_state, state, g
 ):
@@ -872,16 +925,26 @@ def multi_fg_dense(
     ``w`` is ``[W.ravel(), b]`` with ``W`` of shape ``(K, p)``; adds
     :math:`s_i(\pi_{ik} - [y_i = k]) x_i` into ``g[k*p:(k+1)*p]`` (and the intercept part into
     ``g[K*p + k]``), writes :math:`\pi_i` into ``state[i]`` when ``want_state`` and returns
-    the weighted loss sum.  Each row is read from memory once and used from cache for its
-    ``K`` margins and ``K`` gradient updates (blocks addressed by slices, mini-batch rows
-    gathered, as in :func:`binary_fg_dense`).
+    the weighted loss sum.  Blocks of rows as in :func:`binary_fg_dense`: the block's ``K``
+    margins per row (:func:`_block_margins`, class by class), its softmax terms
+    (:func:`_softmax_block`, vectorised over rows), then its ``K`` gradient rows from cache
+    (:func:`_block_grad`); mini-batch rows are gathered into a contiguous block first.
     """
     p = X.shape[1]
     K = n_classes
     kp = K * p
     bmax = block_rows(p)
-    z = np.empty(K)
-    prob = np.empty(K)
+    R = super_rows(p)
+    Zb = np.empty((K, bmax))
+    Pb = np.empty((K, bmax) if want_state else (K, 0))
+    zy = np.empty(bmax)
+    zmax = np.empty(bmax)
+    kmax = np.empty(bmax, dtype=np.int64)
+    rest = np.empty(bmax)
+    lse = np.empty(bmax)
+    yb = np.empty(bmax, dtype=np.int64)
+    sb = np.empty(bmax)
+    GA = np.zeros((K, R * p))
     Xg = np.empty((bmax if use_rows else 0, p), dtype=X.dtype)
     loss = 0.0
     for start in range(lo, hi, bmax):
@@ -890,29 +953,33 @@ def multi_fg_dense(
             rb = rows[start : start + nb]
             _gather_rows(X, rb, Xg)
             Xb = Xg[:nb]
+            for t in range(nb):
+                yb[t] = y[rb[t]]
+                sb[t] = sw[rb[t]]
         else:
             rb = rows[:0]
             Xb = X[start : start + nb]
+            for t in range(nb):
+                yb[t] = y[start + t]
+                sb[t] = sw[start + t]
+        for c in range(K):
+            _block_margins(Xb, w[c * p : (c + 1) * p], w[kp + c] if fit_intercept else 0.0, Zb[c])
         for t in range(nb):
-            i = rb[t] if use_rows else start + t
-            s = sw[i]
-            x = Xb[t]
+            zy[t] = Zb[yb[t], t]
+        loss += _softmax_block(Zb, yb, sb, zy, nb, zmax, kmax, rest, lse, want_state, Pb)
+        if want_state:
+            for t in range(nb):
+                i = rb[t] if use_rows else start + t
+                for c in range(K):
+                    state[i, c] = Pb[c, t]
+        if need_grad:
             for c in range(K):
-                z[c] = _dot(x, w, c * p)
+                _block_grad(Xb, Zb[c], GA[c], R)
                 if fit_intercept:
-                    z[c] += w[kp + c]
-            yi = y[i]
-            loss += s * softmax_terms(z, yi, prob)
-            if want_state:
-                for c in range(K):
-                    state[i, c] = prob[c]
-            if need_grad:
-                prob[yi] -= 1.0
-                for c in range(K):
-                    r = s * prob[c]
-                    _daxpy(g, c * p, r, x)
-                    if fit_intercept:
-                        g[kp + c] += r
+                    g[kp + c] += _sum(Zb[c], nb)
+    if need_grad:
+        for c in range(K):
+            _fold(GA[c], R, p, g, c * p)
     return loss
 
 
