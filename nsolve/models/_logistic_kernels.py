@@ -1147,29 +1147,40 @@ def multi_hessp_dense(X, sw, P, v, fit_intercept, lo, hi, out):
 
     With :math:`u_{ik} = v_k^T x_i + v_{b,k}`, row ``i`` contributes
     :math:`r_{ik} = s_i \pi_{ik}(u_{ik} - \sum_l \pi_{il} u_{il})` times :math:`\tilde x_i`
-    to block ``k``.
+    to block ``k``.  Blocks of rows as in :func:`multi_fg_dense`: the block's ``u``
+    (:func:`_block_margins`, class by class), its ``r`` (loops over rows), then ``K``
+    gradient sweeps from cache (:func:`_block_grad`).
     """
     p = X.shape[1]
     K = P.shape[1]
     kp = K * p
-    u = np.empty(K)
-    Xs = X[lo:hi]
-    for t in range(hi - lo):
-        i = lo + t
-        x = Xs[t]
-        pu = 0.0
+    bmax = block_rows(p)
+    R = super_rows(p)
+    Ub = np.empty((K, bmax))
+    pu = np.empty(bmax)
+    GA = np.zeros((K, R * p))
+    for start in range(lo, hi, bmax):
+        nb = min(bmax, hi - start)
+        Xb = X[start : start + nb]
+        Pb = P[start : start + nb]
         for c in range(K):
-            uc = _dot(x, v, c * p)
-            if fit_intercept:
-                uc += v[kp + c]
-            u[c] = uc
-            pu += P[i, c] * uc
-        s = sw[i]
+            _block_margins(Xb, v[c * p : (c + 1) * p], v[kp + c] if fit_intercept else 0.0, Ub[c])
+        for t in range(nb):
+            pu[t] = 0.0
         for c in range(K):
-            r = s * P[i, c] * (u[c] - pu)
-            _daxpy(out, c * p, r, x)
+            uc = Ub[c]
+            for t in range(nb):
+                pu[t] += Pb[t, c] * uc[t]
+        sb = sw[start : start + nb]
+        for c in range(K):
+            uc = Ub[c]
+            for t in range(nb):
+                uc[t] = sb[t] * Pb[t, c] * (uc[t] - pu[t])
+            _block_grad(Xb, uc, GA[c], R)
             if fit_intercept:
-                out[kp + c] += r
+                out[kp + c] += _sum(uc, nb)
+    for c in range(K):
+        _fold(GA[c], R, p, out, c * p)
 
 
 @kernel
