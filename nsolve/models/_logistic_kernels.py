@@ -53,7 +53,8 @@ A fused pass reads each row of ``X`` from memory once.  Rows are processed in bl
 block's margins, then its loss terms (a vectorised loop over the block), then its gradient
 contributions, re-reading the block from cache, eight rows per sweep over the gradient
 (rows of 6 to 12 entries, too short to fill a vector loop, four at a time as one
-contiguous run; :func:`_block_grad`).  Blocks are
+contiguous run; :func:`_block_grad`); the softmax pass does the same class by class, and so
+do the dense Hessian-vector products.  Blocks are
 addressed through slices: an index computed at run time needs a negative-index check that
 keeps LLVM from vectorising the loop around it.
 
