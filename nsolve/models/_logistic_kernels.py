@@ -448,14 +448,14 @@ def _chunk_bounds(m, n_chunks, c):
 
 
 @kernel
-def _block_signed(ysw, rows, use_rows, start, nb, sy):
-    """The signed weights :math:`s_i (2 y_i - 1)` of the block rows: a view of ``ysw`` for
-    contiguous rows, else gathered into ``sy``."""
+def _block_values(a, rows, use_rows, start, nb, buf):
+    """The entries of the per-row vector ``a`` for the block rows: a view of ``a`` for
+    contiguous rows, else gathered into ``buf``."""
     if not use_rows:
-        return ysw[start : start + nb]
+        return a[start : start + nb]
     for t in range(nb):
-        sy[t] = ysw[rows[start + t]]
-    return sy[:nb]
+        buf[t] = a[rows[start + t]]
+    return buf[:nb]
 
 
 @kernel
@@ -502,7 +502,7 @@ def binary_fg_dense(X, ysw, w, fit_intercept, rows, use_rows, lo, hi, need_grad,
             Xb = Xg[:nb]
         else:
             Xb = X[start : start + nb]
-        syb = _block_signed(ysw, rows, use_rows, start, nb, sy)
+        syb = _block_values(ysw, rows, use_rows, start, nb, sy)
         _block_margins(Xb, w, b, zb)
         _binary_terms_block(zb, syb, lb, db, nb)
         loss += _sum(lb, nb)
@@ -548,7 +548,7 @@ def binary_fg_fblock(X, ysw, w, fit_intercept, rows, use_rows, lo, hi, need_grad
             zb[t] = b
         for j in range(p):
             _col_axpy(XT[j], rows, use_rows, start, nb, w[j], zb)
-        syb = _block_signed(ysw, rows, use_rows, start, nb, sy)
+        syb = _block_values(ysw, rows, use_rows, start, nb, sy)
         _binary_terms_block(zb, syb, lb, db, nb)
         loss += _sum(lb, nb)
         if want_state:
@@ -584,7 +584,7 @@ def binary_fg_csr(
         for t in range(nb):
             i = _row_index(rows, use_rows, start + t)
             zb[t] = b + _sdot(data, indices, indptr[i], indptr[i + 1], w, 0)
-        syb = _block_signed(ysw, rows, use_rows, start, nb, sy)
+        syb = _block_values(ysw, rows, use_rows, start, nb, sy)
         _binary_terms_block(zb, syb, lb, db, nb)
         loss += _sum(lb, nb)
         if want_state:
@@ -905,7 +905,7 @@ def _softmax_block(Zb, yb, sb, zy, nb, zmax, kmax, rest, lse, want_state, P):
     for t in range(nb):
         loss += sb[t] * (lse[t] + (zmax[t] - zy[t]))
     for t in range(nb):
-        rest[t] = 1.0 / (1.0 + rest[t])
+        rest[t] = 1.0 / (1.0 + rest[t])  # from here on: the softmax normaliser
     for c in range(K):
         zc = Zb[c]
         pc = P[c]
@@ -954,20 +954,16 @@ def multi_fg_dense(
             rb = rows[start : start + nb]
             _gather_rows(X, rb, Xg)
             Xb = Xg[:nb]
-            for t in range(nb):
-                yb[t] = y[rb[t]]
-                sb[t] = sw[rb[t]]
         else:
             rb = rows[:0]
             Xb = X[start : start + nb]
-            for t in range(nb):
-                yb[t] = y[start + t]
-                sb[t] = sw[start + t]
+        ys = _block_values(y, rows, use_rows, start, nb, yb)
+        ss = _block_values(sw, rows, use_rows, start, nb, sb)
         for c in range(K):
             _block_margins(Xb, w[c * p : (c + 1) * p], w[kp + c] if fit_intercept else 0.0, Zb[c])
         for t in range(nb):
-            zy[t] = Zb[yb[t], t]
-        loss += _softmax_block(Zb, yb, sb, zy, nb, zmax, kmax, rest, lse, want_state, Pb)
+            zy[t] = Zb[ys[t], t]
+        loss += _softmax_block(Zb, ys, ss, zy, nb, zmax, kmax, rest, lse, want_state, Pb)
         if want_state:
             for t in range(nb):
                 i = rb[t] if use_rows else start + t
