@@ -90,7 +90,7 @@ def kernel_timing(n: int, repeat: int) -> dict:
     w = np.empty((4, n))
 
     def update():
-        bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, w[0], w[1], w[2], w[3], False, 1e-10)
+        bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, w[0], w[1], w[2], w[3], 0, 1e-10)
 
     out = np.empty(n)
 

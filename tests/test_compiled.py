@@ -256,7 +256,8 @@ def test_memoized_configurations_never_mix_runs_with_different_options():
     assert hist.history["nit"].shape == (hist.nit + 1,)
 
 
-@pytest.mark.parametrize("opts", [{"initial_step": "interpolate", "scale_h0": False}, {"curvature_eps": 0.1}])
+@pytest.mark.parametrize("opts", [{"initial_step": "interpolate", "scale_h0": False}, {"curvature_eps": 0.1},
+                                  {"scale_h0": "bb2"}, {"scale_h0": "bb1"}])
 def test_bfgs_options_and_hess_inv_match_interpreted(opts):
     res = _compiled(rosen, rosen_grad, X0, method="bfgs", **opts)
     ref = _interpreted(rosen, rosen_grad, X0, method="bfgs", **opts)

@@ -98,7 +98,7 @@ def test_bfgs_update_values_do_not_depend_on_alignment(n):
         H = buf[start : start + n * n].reshape(n, n)
         H[:] = H0
         d = -H0 @ g
-        bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), False, 1e-10)
+        bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), 0, 1e-10)
         outs.append((np.triu(H), d))
     for Hk, dk in outs[1:]:
         np.testing.assert_array_equal(Hk, outs[0][0])
@@ -116,7 +116,7 @@ def test_bfgs_update_matches_dense_formula(n):
     d = -H @ g
     Hk = H.copy()
     work = np.empty((4, n))
-    updated = bfgs_update_direction_inplace(Hk, x, x_new, g, g_new, d, *work, False, 1e-10)
+    updated = bfgs_update_direction_inplace(Hk, x, x_new, g, g_new, d, *work, 0, 1e-10)
     assert updated
     symmetrize_from_upper_inplace(Hk)
     expected = dense_bfgs(H, x_new - x, g_new - g)
@@ -126,7 +126,9 @@ def test_bfgs_update_matches_dense_formula(n):
     np.testing.assert_allclose(Hk @ (g_new - g), x_new - x, rtol=1e-9, atol=1e-12)
 
 
-def test_bfgs_first_update_scales_identity():
+@pytest.mark.parametrize("rule", [1, 2])
+def test_bfgs_first_update_scales_identity(rule):
+    """Rule 1: gamma = s's / s'y (long Barzilai-Borwein step); rule 2: s'y / y'y (N&W eq. 6.20)."""
     rng = np.random.default_rng(3)
     n = 6
     A = random_spd(rng, n)
@@ -136,10 +138,12 @@ def test_bfgs_first_update_scales_identity():
     y = g_new - g
     H = np.eye(n)
     d = -g.copy()
-    bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), True, 1e-10)
+    bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), rule, 1e-10)
     symmetrize_from_upper_inplace(H)
-    gamma = (s @ y) / (y @ y)
-    np.testing.assert_allclose(H, dense_bfgs(gamma * np.eye(n), s, y), rtol=1e-10, atol=1e-13)
+    gamma = (s @ s) / (s @ y) if rule == 1 else (s @ y) / (y @ y)
+    expected = dense_bfgs(gamma * np.eye(n), s, y)
+    np.testing.assert_allclose(H, expected, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(d, -expected @ g_new, rtol=1e-9, atol=1e-12)
 
 
 def test_bfgs_update_skipped_on_bad_curvature():
@@ -149,7 +153,7 @@ def test_bfgs_update_skipped_on_bad_curvature():
     x_new, g_new = np.ones(n), np.zeros(n)  # s'y = -4 < 0
     d = -H @ g
     H0 = H.copy()
-    assert not bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), False, 1e-10)
+    assert not bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), 0, 1e-10)
     np.testing.assert_array_equal(H, H0)
     np.testing.assert_allclose(d, -H0 @ g_new)
 
@@ -162,7 +166,7 @@ def test_bfgs_rejected_first_pair_does_not_scale_the_identity():
     x, g = np.zeros(n), np.zeros(n)
     x_new, g_new = np.array([1.0, 0.0]), np.array([1e-12, 1.0])  # s'y = 1e-12: not safely positive
     d = np.empty(n)
-    assert not bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), True, 1e-10)
+    assert not bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), 2, 1e-10)
     np.testing.assert_array_equal(H, np.eye(n))
     np.testing.assert_array_equal(d, -g_new)
 

@@ -8,6 +8,7 @@ import pytest
 from scipy.optimize import minimize as sp_minimize
 
 import nsolve
+from nsolve import problems
 from nsolve.problems import rosen, rosen_der, rosen_hess
 
 CORE = ["bfgs", "lbfgs", "newton", "newton-cg"]
@@ -85,6 +86,37 @@ def test_bfgs_scipy_mode_never_10pct_worse_than_scipy():
     assert len(singular) == 2
     assert max(regular.values()) <= 1.1, ratios
     assert max(singular.values()) <= 1.3, ratios
+
+
+@pytest.mark.parametrize("scale_h0", [True, "bb2"])
+def test_bfgs_scaled_start_makes_the_iteration_invariant_to_the_scale_of_f(scale_h0):
+    """With a scaled H0 the iterates of c f are those of f (gamma scales by 1/c, so every
+    direction does), to rounding: the same iteration count and minimizer for c = 1e-4."""
+    p = problems.get("quadratic", 20, cond=1e4, seed=3)
+    runs = []
+    for c in (1.0, 1e-4):
+        res = nsolve.minimize(lambda x, c=c: c * p.f(x), lambda x, c=c: c * p.grad(x), p.x0,
+                              method="bfgs", gtol=1e-6 * c, scale_h0=scale_h0)
+        assert res.success
+        np.testing.assert_allclose(res.x, p.x_star, rtol=0, atol=1e-5 * np.abs(p.x_star).max())
+        runs.append(res.nit)
+    assert abs(runs[0] - runs[1]) <= 2, runs
+
+
+def test_bfgs_long_step_scaling_beats_the_short_one_on_an_ill_conditioned_quadratic():
+    """The default H0 = (s's / s'y) I starts closer to the inverse curvatures than s'y / y'y I
+    (it is never smaller, by Cauchy-Schwarz); on quadratic-50 (cond 1e4) that saves a third of
+    the iterations or more (181 against 291 when written)."""
+    p = problems.get("quadratic", 50)
+    long_, short = (nsolve.minimize(p.f, p.grad, p.x0, method="bfgs", scale_h0=s) for s in (True, "bb2"))
+    assert long_.success and short.success
+    assert long_.nit < 0.75 * short.nit, (long_.nit, short.nit)
+
+
+@pytest.mark.parametrize("bad", ["x", "BB1", 1, 0.5, None])
+def test_bfgs_scale_h0_must_be_a_known_value(bad):
+    with pytest.raises(ValueError, match="scale_h0 must be True, False, 'bb1' or 'bb2'"):
+        nsolve.minimize(rosen, rosen_der, [1.0, 2.0], method="bfgs", scale_h0=bad)
 
 
 def test_bfgs_hess_inv_close_to_inverse_hessian():

@@ -70,7 +70,7 @@ def test_bfgs_matrix_stays_symmetric_positive_definite(prob, steps):
         # arbitrary (not line-searched) steps on a convex quadratic keep s'y > 0
         x_new = x + 0.3 * rng.standard_normal(n)
         g_new = A @ x_new - b
-        bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *work, k == 0, 1e-10)
+        bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *work, 1 if k == 0 else 0, 1e-10)
         x, g = x_new, g_new
         Hs = H.copy()
         symmetrize_from_upper_inplace(Hs)

@@ -78,7 +78,7 @@ def symmetric_upper_matvec_into(out, H, v):
 
 
 @kernel(fastmath={"reassoc"})
-def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, scale_identity, curvature_eps):
+def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, h0_rule, curvature_eps):
     """One BFGS iteration's algebra, in place, :math:`O(n^2)` with two passes over H.
 
     On entry ``H`` (upper triangle) is :math:`H_k` and ``d`` is :math:`-H_k g_k`; on exit
@@ -92,10 +92,12 @@ def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, scale_
     and ``d`` the next direction :math:`-H_{k+1} g_{k+1}`, obtained from :math:`H_k g_{k+1}`
     and the rank-two terms without a third pass (:math:`H_k y = H_k g_{k+1} + d`).
 
-    When ``scale_identity`` is true, :math:`H_k` is taken to be the identity and first
-    rescaled to :math:`\\gamma I` with :math:`\\gamma = s^T y / y^T y` (N&W eq. 6.20).
-    The update is skipped (``H`` unchanged, not rescaled either) unless the curvature is
-    safely positive, :math:`s^T y > \\varepsilon_c \\|s\\|_2 \\|y\\|_2`.
+    When ``h0_rule`` is not 0, :math:`H_k` is taken to be the identity and first rescaled
+    to :math:`\\gamma I`: ``h0_rule = 1`` takes :math:`\\gamma = s^T s / s^T y` (the long
+    Barzilai-Borwein step: the inverse of the mean curvature along :math:`s`), ``h0_rule = 2``
+    takes :math:`\\gamma = s^T y / y^T y` (the short one; N&W eq. 6.20).  The update is
+    skipped (``H`` unchanged, not rescaled either) unless the curvature is safely positive,
+    :math:`s^T y > \\varepsilon_c \\|s\\|_2 \\|y\\|_2`.
 
     Parameters
     ----------
@@ -103,7 +105,8 @@ def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, scale_
     x, x_new, g, g_new : (n,) float64, the points and gradients of the step.
     d : (n,) float64, in: :math:`-H_k g_k`; out: :math:`-H_{k+1} g_{k+1}`.
     s, y, Hg, Hy : (n,) float64 work arrays (``s`` and ``y`` hold the pair on exit).
-    scale_identity : bool
+    h0_rule : int
+        0: use ``H`` as it is; 1 or 2: take :math:`H_k = I` and scale it first (see above).
     curvature_eps : float
 
     Returns
@@ -128,15 +131,13 @@ def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, scale_
         sy += si * yi
         yy += yi * yi
         ss += si * si
-    if scale_identity:
+    if h0_rule != 0:
         if not (sy > curvature_eps * np.sqrt(ss * yy)):
             # a rejected pair does not scale H either: it stays the identity, d = -g
             for i in range(n):
                 d[i] = -g_new[i]
             return False
-        gamma = 1.0
-        if sy > 0.0 and yy > 0.0:
-            gamma = sy / yy
+        gamma = ss / sy if h0_rule == 1 else sy / yy  # (the guard makes sy, ss and yy > 0)
         for i in range(n):
             H[i, i] = gamma
             Hg[i] = gamma * g_new[i]

@@ -187,7 +187,7 @@ def pack_options(method: str, opts, search, rules, history_rows: int) -> tuple[n
     elif method == "bfgs":
         fo[L.FO_METHOD] = opts.curvature_eps
         io[L.IO_METHOD] = opts.initial_step == "interpolate"
-        io[L.IO_METHOD + 1] = bool(opts.scale_h0)
+        io[L.IO_METHOD + 1] = opts.h0_rule
     elif method == "newton":
         fo[L.FO_METHOD] = opts.beta
     elif DRIVERS[method] in ("gd", "first_order"):

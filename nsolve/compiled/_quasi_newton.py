@@ -195,7 +195,8 @@ def lbfgs_step(ev, it, mem, fo, io):
 
 
 # ------------------------------------------------------------------ BFGS
-# fo[FO_METHOD] = curvature_eps; io[IO_METHOD] = 1 for "interpolate", io[IO_METHOD + 1] = scale_h0.
+# fo[FO_METHOD] = curvature_eps; io[IO_METHOD] = 1 for "interpolate", io[IO_METHOD + 1] = the H0 scaling's code
+# (BFGSOptions.h0_rule: 0 none, 1 long, 2 short Barzilai-Borwein step).
 @inner
 def bfgs_sizes(n, io):
     return n * n + ALIGN_SLACK + 4 * n, 1
@@ -234,9 +235,9 @@ def bfgs_step(ev, it, mem, fo, io):
     alpha, f_new, status = search_with_reset(ev, it, mem, alpha0, bfgs_reset, iterate_trial, fo, io)
     if status != CONTINUE:
         return status, alpha, 0.0, 0.0
-    scale = it.ic[FRESH] != 0 and io[IO_METHOD + 1] != 0
+    h0_rule = io[IO_METHOD + 1] if it.ic[FRESH] != 0 else 0
     bfgs_update_direction_inplace(H, x_of(it), x_new_of(it), g_of(it), g_new_of(it), it.d,
-                                  w[0], w[1], w[2], w[3], scale, fo[FO_METHOD])
+                                  w[0], w[1], w[2], w[3], h0_rule, fo[FO_METHOD])
     it.ic[FRESH] = 0
     return accept_step(it, f_new, alpha)
 
