@@ -25,6 +25,8 @@ LINE_SEARCH_FAILED = 7
 NOT_FINITE = 8
 DIVERGED = 9
 NO_PROGRESS = 10
+# Ctrl-C (SIGINT) in a compiled solve, when Python's handler for it does not raise.
+INTERRUPTED = 11
 
 # Line-search outcomes (returned by every search in nsolve.linesearch).
 LS_OK = 0
@@ -48,6 +50,7 @@ class Status(IntEnum):
     NOT_FINITE = NOT_FINITE
     DIVERGED = DIVERGED
     NO_PROGRESS = NO_PROGRESS
+    INTERRUPTED = INTERRUPTED
 
     @property
     def success(self) -> bool:
@@ -74,4 +77,5 @@ MESSAGES = {
     NOT_FINITE: "Stopped: f or its gradient became inf or NaN; the best finite point is returned.",
     DIVERGED: "Stopped: f grew past the divergence bound; the best point is returned.",
     NO_PROGRESS: "Stopped: no improvement of f within the patience window.",
+    INTERRUPTED: "Stopped: interrupted (SIGINT) during a compiled run; the best point is returned.",
 }

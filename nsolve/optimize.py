@@ -124,6 +124,7 @@ _STATUS_CODES = {
     Status.NOT_FINITE: 3,
     Status.DIVERGED: 3,
     Status.NO_PROGRESS: 2,
+    Status.INTERRUPTED: 99,
 }
 
 _CALLBACK_STOP = 99

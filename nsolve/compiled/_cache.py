@@ -37,6 +37,7 @@ SOURCES = (
     "compiled/_evaluator.py",
     "compiled/_first_order.py",
     "compiled/_functions.py",
+    "compiled/_interrupt.py",
     "compiled/_layout.py",
     "compiled/_memory.py",
     "compiled/_quasi_newton.py",

@@ -18,6 +18,7 @@ from scipy.optimize import OptimizeResult
 from nsolve._objective import NotFiniteAtStart
 from nsolve._result import build_result
 from nsolve._status import Status
+from nsolve.compiled import _interrupt
 from nsolve.compiled import _layout as L
 from nsolve.compiled._evaluator import ADDRESS_SLOTS
 from nsolve.compiled._functions import (
@@ -173,6 +174,7 @@ def pack_options(method: str, opts, search, rules, history_rows: int) -> tuple[n
     io[L.IO_CLOCK] = CLOCK_ADDRESS
     io[L.IO_CLOCK_ID] = CLOCK_ID
     io[L.IO_TIMED] = 1 if (history_rows > 0 or rules.time_limit > 0.0) else 0
+    io[L.IO_INTERRUPT] = _interrupt.BLOCK_ADDRESS
     if search is not None:
         io[L.IO_LS_KIND] = _LS_KIND[type(search)]
         params = search.params
@@ -357,7 +359,12 @@ def minimize_compiled(spec, method_opts, search, rules, f, grad, hess, hessp, ar
     fo, io, extra, x_out, g_out, hist, info = run_buffers(name, method_opts, search, rules, x.shape[0], history,
                                                           x_out=x)
     solve = _entry_points()[DRIVERS[name]][0]
-    fun = solve(addresses, with_args, a, x, fo, io, x_out, g_out, hist, info, extra)
+    _interrupt.prepare()  # Ctrl-C stops the compiled loop within an iteration
+    try:
+        fun = solve(addresses, with_args, a, x, fo, io, x_out, g_out, hist, info, extra)
+    except BaseException:
+        _interrupt.recover()
+        raise
     return run_result(name, fun, x_out, g_out, hist, info, extra, history, t0)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from numba import prange
 
 from nsolve._kernels.vector import all_finite, copy_into, norm_inf, step_stats
-from nsolve._status import CONTINUE, DIVERGED, GTOL, NO_PROGRESS, NOT_FINITE
+from nsolve._status import CONTINUE, DIVERGED, GTOL, INTERRUPTED, NO_PROGRESS, NOT_FINITE
 from nsolve._stopping import converged, convergence_status, gtol_test, limit_status, progress_update
 from nsolve.compiled._cache import inner, solver
 from nsolve.compiled._evaluator import (
@@ -46,6 +46,7 @@ from nsolve.compiled._first_order import (
     gd_step,
 )
 from nsolve.compiled._functions import monotonic_seconds
+from nsolve.compiled._interrupt import interrupt_requested, watch_begin, watch_end
 from nsolve.compiled._layout import (
     EVALUATION_ERROR,
     FO_F_MAX,
@@ -66,6 +67,7 @@ from nsolve.compiled._layout import (
     IO_CLOCK,
     IO_CLOCK_ID,
     IO_HISTORY,
+    IO_INTERRUPT,
     IO_LS_KIND,
     IO_MAXFEV,
     IO_MAXITER,
@@ -177,7 +179,11 @@ def drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_
     f_record = f0
     stale = 0
 
+    interrupt = io[IO_INTERRUPT]
     while status == CONTINUE:
+        if interrupt_requested(interrupt):
+            status = INTERRUPTED  # Ctrl-C (see nsolve.compiled._interrupt)
+            break
         nfev = ev_counts(ev)[0]
         status = limit_status(nit, maxiter, nfev, maxfev, _now(io) - t0, time_limit)
         if status != CONTINUE:
@@ -304,8 +310,11 @@ def solve_method(sizes, memory, init, step, finalize, monotone, reports_step, ad
     wf = np.empty(nf)
     wi = np.zeros(ni, dtype=np.int64)
     mem = memory(n, io, unmanaged(wf), unmanaged(wi), unmanaged(extra))
+    watched = watch_begin(io[IO_INTERRUPT])  # Ctrl-C stops the loop (nsolve.compiled._interrupt)
     fun = solve_one(init, step, monotone, reports_step, mem, addresses, with_args, args, x0, fo, io, x_out, g_out,
                     hist, info)
+    if watched:
+        watch_end(io[IO_INTERRUPT])
     finalize(mem, extra)
     keep_alive((wf, wi))
     return fun
@@ -320,6 +329,7 @@ def many_method(sizes, memory, init, step, monotone, reports_step, addresses, wi
     nf, ni = sizes(n, io)
     nf = np.int64(nf)  # plain integers (a literal size confuses the parallel lowering)
     ni = np.int64(ni)
+    watched = watch_begin(io[IO_INTERRUPT])
     for b in prange(n_blocks):
         wf = np.empty(nf)
         wi = np.zeros(ni, dtype=np.int64)
@@ -327,6 +337,8 @@ def many_method(sizes, memory, init, step, monotone, reports_step, addresses, wi
         solve_block(init, step, monotone, reports_step, mem, addresses, with_args, ARGS, X0, fo, io, X, G, F_out,
                     INFO, b * size, min(K, (b + 1) * size))
         keep_alive((wf, wi))
+    if watched:
+        watch_end(io[IO_INTERRUPT])
 
 
 @inner

@@ -28,7 +28,9 @@ IO_HISTORY = 5
 IO_CLOCK = 6
 IO_CLOCK_ID = 7
 IO_TIMED = 8
-IO_METHOD = 9
+#: Address of the SIGINT flag the solvers poll once per iteration (:mod:`._interrupt`).
+IO_INTERRUPT = 9
+IO_METHOD = 10
 
 #: Line-search kinds (``io[IO_LS_KIND]``).
 LS_STRONG_WOLFE = 0

@@ -16,6 +16,7 @@ from scipy.optimize import OptimizeResult
 from nsolve._objective import NotFiniteAtStart
 from nsolve._parallel import max_threads, parallel_allowed, parallel_region
 from nsolve._status import NOT_FINITE, Status
+from nsolve.compiled import _interrupt
 from nsolve.compiled import _layout as L
 from nsolve.compiled._dispatch import (
     _NO_HISTORY,
@@ -223,8 +224,13 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     G = np.empty((K, n))
     F = np.empty(K)
     INFO = np.zeros((K, L.INFO_SLOTS), dtype=np.int64)
+    _interrupt.prepare()  # Ctrl-C stops every problem within an iteration
     if not parallel_allowed():
-        _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, spec.name)
+        try:
+            _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, spec.name)
+        except BaseException:
+            _interrupt.recover()
+            raise
         return _finish(X, F, G, INFO, n)
     many = _entry_points()[DRIVERS[spec.name]][1]
     n_blocks = min(K, n_threads * BLOCKS_PER_THREAD)
@@ -236,7 +242,10 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     try:
         with parallel_region(), numba.parallel_chunksize(1) if n_blocks > 1 else contextlib.nullcontext():
             many(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks)
-    except SystemError as exc:
+    except BaseException as exc:
+        _interrupt.recover()
+        if not isinstance(exc, SystemError):
+            raise
         # an exception raised by the user's function in a worker thread arrives wrapped
         if exc.__cause__ is not None:
             raise exc.__cause__ from None
