@@ -312,8 +312,11 @@ def _xy():
     "case,exc,match",
     [
         (lambda X, y: ((X[:-1], y), {}, {}), ValueError, "inconsistent numbers of samples"),
-        (lambda X, y: ((np.where(X > 1, np.nan, X), y), {}, {}), ValueError, "X must be finite"),
-        (lambda X, y: ((np.where(X > 1, np.inf, X), y), {}, {}), ValueError, "X must be finite"),
+        # (inf/NaN in a dense X: checked up front by mini-batch methods, here; a full-batch fit
+        # whose first pass is compiled already lets that pass find it: see the tests at the end)
+        (lambda X, y: ((np.where(X > 1, np.nan, X), y), {"method": "adam"}, {}), ValueError, "X must be finite"),
+        (lambda X, y: ((np.where(X > 1, np.inf, X), y), {"method": "sgd"}, {}), ValueError, "X must be finite"),
+        (lambda X, y: ((sp.csr_matrix(np.where(X > 1, np.inf, X)), y), {}, {}), ValueError, "X must be finite"),
         (lambda X, y: ((X, np.where(y == 1, np.nan, 0.0)), {}, {}), ValueError, "y must not contain NaN"),
         (lambda X, y: ((X, np.zeros(20)), {}, {}), ValueError, "at least two classes"),
         (lambda X, y: ((X, np.linspace(0, 1, 20)), {}, {}), ValueError, "Unknown label type: continuous"),
@@ -437,3 +440,57 @@ def test_values_too_large_for_float64_name_x():
     X = np.array([[0.0], [1e80], [1.0], [2.0]])
     with pytest.raises(ValueError, match=r"X is too large for float64 .*1e\+80.*Hessian-vector product.*rescale"):
         LogisticRegression(method="newton-cg").fit(X, [0, 1, 0, 1])
+
+
+# ---------------------------------------------------------------------------------------
+# inf / NaN in a dense X: checked up front, or by the first full pass once its kernel is in
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("dtype, order", [(np.float64, "C"), (np.float64, "F"), (np.float32, "C")])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("warm", [False, True])
+def test_non_finite_x_is_named_whether_or_not_the_check_is_deferred(K, dtype, order, bad, warm):
+    from nsolve.models.logistic import _build_objective
+
+    rng = np.random.default_rng(K)
+    n, p = 300, 6
+    X = np.asarray(rng.standard_normal((n, p)), dtype=dtype, order=order)
+    y = np.arange(n) % K
+    model = LogisticRegression()
+    model.fit(X, y)  # the first pass's kernel is now compiled for this X
+    Xbad = X.copy(order="A")
+    Xbad[rng.integers(n), rng.integers(p)] = bad
+    kw = {"fit_intercept": True, "sample_weight": None, "multinomial": None, "class_weight": None}
+    # the deferral happens (no up-front error) ...
+    assert _build_objective(Xbad, y, 1.0, **kw, defer_finite_check=True)._finite_check_deferred()
+    with pytest.raises(ValueError, match="X must be finite"):
+        _build_objective(Xbad, y, 1.0, **kw)
+    # ... and the fit names X all the same, from the start (cold) or from a warm start
+    if warm:
+        model.set_params(warm_start=True)
+    with pytest.raises(ValueError, match="X must be finite; it contains inf or NaN"):
+        model.fit(Xbad, y)
+    with pytest.raises(ValueError, match="X must be finite"):
+        LogisticRegression(method="adam").fit(Xbad, y)  # mini-batch: always checked up front
+
+
+def test_non_finite_x_is_named_before_any_kernel_is_compiled():
+    """In a fresh interpreter the first full pass would compile (or load) its kernel: the
+    check comes first, and no kernel gets a signature."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from nsolve import LogisticRegression\n"
+        "from nsolve.models import _logistic_kernels as k\n"
+        "X = np.random.default_rng(0).standard_normal((50, 3)); X[7, 1] = np.nan\n"
+        "try:\n"
+        "    LogisticRegression().fit(X, np.arange(50) % 2)\n"
+        "except ValueError as e:\n"
+        "    print(e)\n"
+        "print(len(k.binary_fg_dense.signatures), len(k.binary_fg_dense_par.signatures))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == ["X must be finite; it contains inf or NaN", "0 0"], out.stdout

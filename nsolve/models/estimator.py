@@ -46,7 +46,12 @@ import scipy.sparse as _sp
 
 from nsolve._objective import NotFiniteAtStart
 from nsolve._validation import all_finite_array, check_int, check_positive
-from nsolve.models.logistic import LogisticObjective, check_regularization, logistic_objective
+from nsolve.models.logistic import (
+    NOT_FINITE_X,
+    LogisticObjective,
+    _build_objective,
+    check_regularization,
+)
 
 __all__ = ["LogisticRegression"]
 
@@ -338,9 +343,12 @@ class LogisticRegression:
             raise ValueError(
                 f"Found array with 0 feature(s) (shape={Xa.shape}) while a minimum of 1 is required."
             )
-        obj = logistic_objective(
+        # a full-batch method's first evaluation sees every entry of X: a dense X is checked for
+        # inf/NaN only if that evaluation fails (when its kernel is compiled already)
+        full_batch = self.method == "auto" or not get_method(self.method).minibatch
+        obj = _build_objective(
             Xa, y, self.C, fit_intercept=bool(self.fit_intercept), sample_weight=sample_weight,
-            multinomial=self.multinomial, class_weight=self.class_weight,
+            multinomial=self.multinomial, class_weight=self.class_weight, defer_finite_check=full_batch,
         )
         # without weights every class of y has weight (logistic_objective checked that there
         # are two); the weighted count is a pass over n labels (2.6 ms at n = 10^6)
@@ -388,6 +396,8 @@ class LogisticRegression:
         try:
             res = minimize(f, grad, x0, method=method, disp=bool(self.verbose), **kwargs, **opts)
         except NotFiniteAtStart as e:
+            if not _sp.issparse(obj.X) and not all_finite_array(obj.X):
+                raise ValueError(NOT_FINITE_X) from None
             # finite X whose products overflow float64 (|x| ~ 1e77 and up squared in a
             # Hessian): say so in the user's terms, not the solver's (f, hessp, x0)
             what = {"f": "value", "grad": "gradient", "hess": "Hessian", "hessp": "Hessian-vector product"}
