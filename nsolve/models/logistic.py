@@ -50,10 +50,10 @@ __all__ = ["LogisticObjective", "logistic_objective"]
 _WORK_PER_CHUNK = 1 << 20
 
 
-# (multinomial, layout) -> (single-chunk worker, chunked parallel driver)
 #: The error for a dense or sparse ``X`` holding inf or NaN.
 NOT_FINITE_X = "X must be finite; it contains inf or NaN"
 
+# (multinomial, layout) -> (single-chunk worker, chunked parallel driver)
 _FG_KERNELS = {
     (False, "C"): (_k.binary_fg_dense, _k.binary_fg_dense_par),
     (False, "F"): (_k.binary_fg_fblock, _k.binary_fg_fblock_par),
