@@ -177,31 +177,28 @@ def interrupt_requested(block):
 
 
 # ------------------------------------------------------------------ Python side
-def _handler_address(previous: int) -> int:
+def _build_handler(previous: int) -> int:
     """Address of ``void handler(int, void *, void *)`` that stores 1 in ``BLOCK[FLAG]`` and
     then calls ``previous`` with its arguments (passed on whatever the handler's convention:
-    an ``sa_handler`` ignores the two pointers)."""
-    key = ("handler", previous)
-    if key not in _STATE:
-        from numba.core.compiler_lock import global_compiler_lock
-        from numba.core.registry import cpu_target
+    an ``sa_handler`` ignores the two pointers).  Called once, by :func:`prepare`."""
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.registry import cpu_target
 
-        ptr = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(32), ptr, ptr])
-        module = ir.Module(name="nsolve_sigint")
-        fn = ir.Function(module, fnty, name="nsolve_sigint_handler")
-        builder = ir.IRBuilder(fn.append_basic_block())
-        flag = builder.inttoptr(ir.Constant(_I64, BLOCK_ADDRESS + 8 * FLAG), _I64.as_pointer())
-        builder.store_atomic(ir.Constant(_I64, 1), flag, "monotonic", 8)
-        builder.call(builder.inttoptr(ir.Constant(_I64, previous), fnty.as_pointer()), fn.args)
-        builder.ret_void()
-        with global_compiler_lock:
-            library = cpu_target.target_context.codegen().create_library("nsolve_sigint")
-            library.add_ir_module(module)
-            library.finalize()
-        # the library stays referenced: it owns the handler's code
-        _STATE[key] = (library, library.get_pointer_to_function("nsolve_sigint_handler"))
-    return _STATE[key][1]
+    ptr = ir.IntType(8).as_pointer()
+    fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(32), ptr, ptr])
+    module = ir.Module(name="nsolve_sigint")
+    fn = ir.Function(module, fnty, name="nsolve_sigint_handler")
+    builder = ir.IRBuilder(fn.append_basic_block())
+    flag = builder.inttoptr(ir.Constant(_I64, BLOCK_ADDRESS + 8 * FLAG), _I64.as_pointer())
+    builder.store_atomic(ir.Constant(_I64, 1), flag, "monotonic", 8)
+    builder.call(builder.inttoptr(ir.Constant(_I64, previous), fnty.as_pointer()), fn.args)
+    builder.ret_void()
+    with global_compiler_lock:
+        library = cpu_target.target_context.codegen().create_library("nsolve_sigint")
+        library.add_ir_module(module)
+        library.finalize()
+    _STATE["handler library"] = library  # owns the handler's code: kept for the process's life
+    return library.get_pointer_to_function("nsolve_sigint_handler")
 
 
 def prepare() -> None:
@@ -221,7 +218,7 @@ def prepare() -> None:
     if previous in (0, 1):  # SIG_DFL / SIG_IGN at the C level
         return
     ctypes.memmove(_OURS, _SAVED, _SIGACTION_BYTES)  # the same mask and flags, our handler first
-    ctypes.c_void_p.from_buffer(_OURS).value = _handler_address(previous)
+    ctypes.c_void_p.from_buffer(_OURS).value = _build_handler(previous)
     BLOCK[SIGACTION] = ctypes.cast(sigaction, ctypes.c_void_p).value
     BLOCK[PTHREAD_SELF] = ctypes.cast(_libc_function("pthread_self"), ctypes.c_void_p).value
     BLOCK[OURS] = ctypes.addressof(_OURS)

@@ -90,8 +90,10 @@ H0_SCALINGS = {False: 0, True: 1, "bb1": 1, "bb2": 2}
 
 def h0_rule(scale_h0) -> int:
     """Kernel code of a ``scale_h0`` value; a ValueError names the valid ones."""
-    if isinstance(scale_h0, bool | np.bool_) or scale_h0 in ("bb1", "bb2"):
-        return H0_SCALINGS[scale_h0 if isinstance(scale_h0, str) else bool(scale_h0)]
+    if isinstance(scale_h0, bool | np.bool_):
+        return H0_SCALINGS[bool(scale_h0)]
+    if isinstance(scale_h0, str) and scale_h0 in H0_SCALINGS:
+        return H0_SCALINGS[scale_h0]
     raise ValueError(f"scale_h0 must be True, False, 'bb1' or 'bb2'; got {scale_h0!r}")
 
 

@@ -34,6 +34,7 @@ import numbers
 import sys
 from collections.abc import Mapping
 
+import numba
 import numpy as np
 import scipy.sparse as _sp
 
@@ -458,8 +459,6 @@ class LogisticObjective:
         (7% of an lbfgs fit of 10^5 x 100).  Otherwise the check must come first: the pass
         would compile a kernel before the error.
         """
-        import numba
-
         nc = _n_chunks(self.n_samples * self._row_work * self._K, self.n_samples)
         kernel = _FG_KERNELS[self.multinomial, self.layout][0 if nc == 1 else 1]
         t = numba.typeof(self._xargs[0])
