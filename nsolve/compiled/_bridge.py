@@ -374,11 +374,7 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
     call = (py.addresses(), False, py.buf, x, fo, io, x_out, g_out, hist, info, extra)
     if not solver_ready(name, call):
         return None
-    try:
-        fun = _entry(name)(*call)  # py (and so py.evaluate, the handle's object) lives through the call
-    except BaseException:
-        _interrupt.recover()  # (a solver left by an exception has not put SIGINT's handler back)
-        raise
+    fun = _interrupt.run(_entry(name), *call)  # py (and so py.evaluate, the handle's object) lives through the call
     if py.error is not None:
         raise py.error
     # (a failed start cannot reach here: the first evaluation's checks ran in Python)

@@ -359,12 +359,7 @@ def minimize_compiled(spec, method_opts, search, rules, f, grad, hess, hessp, ar
     fo, io, extra, x_out, g_out, hist, info = run_buffers(name, method_opts, search, rules, x.shape[0], history,
                                                           x_out=x)
     solve = _entry_points()[DRIVERS[name]][0]
-    _interrupt.prepare()  # Ctrl-C stops the compiled loop within an iteration
-    try:
-        fun = solve(addresses, with_args, a, x, fo, io, x_out, g_out, hist, info, extra)
-    except BaseException:
-        _interrupt.recover()
-        raise
+    fun = _interrupt.run(solve, addresses, with_args, a, x, fo, io, x_out, g_out, hist, info, extra)
     return run_result(name, fun, x_out, g_out, hist, info, extra, history, t0)
 
 

@@ -233,3 +233,14 @@ def recover() -> None:
         _libc_sigaction()(SIGINT, _SAVED, None)
         BLOCK[ACTIVE] = 0
         BLOCK[FLAG] = 0
+
+
+def run(solver, *args):
+    """``solver(*args)`` with Ctrl-C watched: :func:`prepare` first, :func:`recover` if the
+    solver is left by an exception.  Every Python call of a compiled solver goes through here."""
+    prepare()
+    try:
+        return solver(*args)
+    except BaseException:
+        recover()
+        raise

@@ -28,7 +28,8 @@ IO_HISTORY = 5
 IO_CLOCK = 6
 IO_CLOCK_ID = 7
 IO_TIMED = 8
-#: Address of the SIGINT flag the solvers poll once per iteration (:mod:`._interrupt`).
+#: Address of the Ctrl-C block (:data:`._interrupt.BLOCK`: the flag the solvers poll once per
+#: iteration and what they need to install and restore the SIGINT handler).
 IO_INTERRUPT = 9
 IO_METHOD = 10
 

@@ -224,13 +224,8 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     G = np.empty((K, n))
     F = np.empty(K)
     INFO = np.zeros((K, L.INFO_SLOTS), dtype=np.int64)
-    _interrupt.prepare()  # Ctrl-C stops every problem within an iteration
     if not parallel_allowed():
-        try:
-            _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, spec.name)
-        except BaseException:
-            _interrupt.recover()
-            raise
+        _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, spec.name)
         return _finish(X, F, G, INFO, n)
     many = _entry_points()[DRIVERS[spec.name]][1]
     n_blocks = min(K, n_threads * BLOCKS_PER_THREAD)
@@ -241,11 +236,9 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
         numba.set_num_threads(n_threads)
     try:
         with parallel_region(), numba.parallel_chunksize(1) if n_blocks > 1 else contextlib.nullcontext():
-            many(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks)
-    except BaseException as exc:
-        _interrupt.recover()
-        if not isinstance(exc, SystemError):
-            raise
+            # (Ctrl-C stops every problem within an iteration)
+            _interrupt.run(many, addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks)
+    except SystemError as exc:
         # an exception raised by the user's function in a worker thread arrives wrapped
         if exc.__cause__ is not None:
             raise exc.__cause__ from None
@@ -264,7 +257,7 @@ def _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, na
     shared = ARGS.shape[0] == 1
     for k in range(X0.shape[0]):
         a = ARGS[0] if shared else ARGS[k]
-        F[k] = solve(addresses, with_args, a, X0[k], fo, io, X[k], G[k], _NO_HISTORY, INFO[k], extra)
+        F[k] = _interrupt.run(solve, addresses, with_args, a, X0[k], fo, io, X[k], G[k], _NO_HISTORY, INFO[k], extra)
 
 
 def _finish(X, F, G, INFO, n) -> OptimizeResult:
