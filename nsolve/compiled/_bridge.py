@@ -369,9 +369,10 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
     name = spec.name
     t0 = time.perf_counter()
     n = x.shape[0]
-    fo, io, extra, x_out, g_out, hist, info = D.run_buffers(name, method_opts, search, rules, n, history, x_out=x)
+    fo, io, extra, x_out, g_out, hist, info, wf, wi = D.run_buffers(name, method_opts, search, rules, n, history,
+                                                                    x_out=x)
     py = PythonObjective(obj, n, hessian=spec.uses_hessian)
-    call = (py.addresses(), False, py.buf, x, fo, io, x_out, g_out, hist, info, extra)
+    call = (py.addresses(), False, py.buf, x, fo, io, x_out, g_out, hist, info, extra, wf, wi)
     if not solver_ready(name, call):
         return None
     fun = _interrupt.run(_entry(name), *call)  # py (and so py.evaluate, the handle's object) lives through the call
@@ -456,7 +457,7 @@ def _representative_call() -> tuple:
     vec = np.zeros(2)
     mat = np.zeros((2, 2))
     ints = np.zeros(2, dtype=np.int64)
-    return (ints, False, vec, vec, vec, ints, vec, vec, mat, ints, mat)
+    return (ints, False, vec, vec, vec, ints, vec, vec, mat, ints, mat, vec, ints)
 
 
 __all__ = ["MAX_N", "PythonObjective", "bridge_reason", "minimize_bridged", "precompile", "ran_compiled",

@@ -61,6 +61,13 @@ def _entry_points():
     return _ENTRY_POINTS
 
 
+def _workspace():
+    """:func:`nsolve.compiled._driver.workspace` (imported on first use, as the entry points)."""
+    from nsolve.compiled._driver import workspace
+
+    return workspace
+
+
 # ------------------------------------------------------------------ eligibility
 def args_vector(args) -> np.ndarray | None:
     """``args`` as the float64 vector a compiled objective takes, or None when it is not one.
@@ -356,16 +363,17 @@ def minimize_compiled(spec, method_opts, search, rules, f, grad, hess, hessp, ar
     with_args = len(args) == 1
     addresses = objective_addresses(f, grad, hess if spec.uses_hessian else None, with_args)
     # x is minimize's own copy of x0, read once at the start: it doubles as the returned point
-    fo, io, extra, x_out, g_out, hist, info = run_buffers(name, method_opts, search, rules, x.shape[0], history,
-                                                          x_out=x)
+    fo, io, extra, x_out, g_out, hist, info, wf, wi = run_buffers(name, method_opts, search, rules, x.shape[0],
+                                                                  history, x_out=x)
     solve = _entry_points()[DRIVERS[name]][0]
-    fun = _interrupt.run(solve, addresses, with_args, a, x, fo, io, x_out, g_out, hist, info, extra)
+    fun = _interrupt.run(solve, addresses, with_args, a, x, fo, io, x_out, g_out, hist, info, extra, wf, wi)
     return run_result(name, fun, x_out, g_out, hist, info, extra, history, t0)
 
 
 # ------------------------------------------------------------------ shared by the single-run paths
 def run_buffers(name: str, method_opts, search, rules, n: int, history: bool, x_out=None):
-    """``(fo, io, extra, x_out, g_out, hist, info)``: the arrays of one solver call (see :mod:`._driver`).
+    """``(fo, io, extra, x_out, g_out, hist, info, wf, wi)``: the arrays of one solver call (see
+    :mod:`._driver`; ``wf``, ``wi`` its workspace, :func:`nsolve.compiled._driver.workspace`).
 
     ``x_out`` may be the run's private copy of the start point: the solvers read ``x0`` once,
     before anything is written to ``x_out`` (one n-vector less at the run's peak).
@@ -375,8 +383,9 @@ def run_buffers(name: str, method_opts, search, rules, n: int, history: bool, x_
     if name == "bfgs":
         extra = np.empty((n, n))  # hess_inv: the result's own array
     hist = np.empty((rows, len(L.HISTORY_COLUMNS))) if rows else _NO_HISTORY
+    wf, wi = _workspace()(DRIVERS[name], n, io)
     return (fo, io, extra, np.empty(n) if x_out is None else x_out, np.empty(n), hist,
-            np.zeros(L.INFO_SLOTS, dtype=np.int64))
+            np.zeros(L.INFO_SLOTS, dtype=np.int64), wf, wi)
 
 
 def run_result(name: str, fun: float, x_out, g_out, hist, info, extra, history: bool, t0: float) -> OptimizeResult:

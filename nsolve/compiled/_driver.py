@@ -93,7 +93,7 @@ from nsolve.compiled._quasi_newton import (
     newton_step,
 )
 from nsolve.compiled._shared import SHARED  # noqa: F401 - makes the shared rules callable here
-from nsolve.compiled._state import F, g_of, iterate_owners, new_iterate, start, x_of
+from nsolve.compiled._state import F, g_of, iterate_owners, iterate_sizes, new_iterate, start, x_of
 
 
 @inner
@@ -248,8 +248,9 @@ def _report(info, ev, status, nit, rows):
 
 @inner(inline=True)
 def solve_one(init, step, monotone, reports_step, mem, addresses, with_args, args, x0, fo, io, x_out, g_out, hist,
-              info):
-    """One problem: build the evaluator and the iterate, :func:`drive`, fill ``info``; returns fun."""
+              info, wf, wi):
+    """One problem: build the evaluator and the iterate in ``wf``, ``wi`` (unmanaged; their
+    first :func:`run_sizes` entries), :func:`drive`, fill ``info``; returns fun."""
     n = x0.shape[0]
     x0 = unmanaged(x0)
     fo = unmanaged(fo)
@@ -258,15 +259,12 @@ def solve_one(init, step, monotone, reports_step, mem, addresses, with_args, arg
     g_out = unmanaged(g_out)
     hist = unmanaged(hist)
     info = unmanaged(info)
-    ints = np.zeros(INT_SLOTS, dtype=np.int64)
-    scratch = np.empty(n + 1)
-    ev = new_evaluator(addresses, with_args, unmanaged(args), unmanaged(ints), unmanaged(scratch[:n]),
-                       unmanaged(scratch[n:]))
-    owners = iterate_owners(n)
-    it = new_iterate(n, owners)
+    nf, ni = iterate_sizes(n)
+    ev = new_evaluator(addresses, with_args, unmanaged(args), wi[ni : ni + INT_SLOTS], wf[nf : nf + n],
+                       wf[nf + n : nf + n + 1])
+    it = new_iterate(n, (wf[:nf], wi[:ni]))
     status, nit, fun, rows = drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_out, hist)
     _report(info, ev, status, nit, rows)
-    keep_alive((ints, scratch, owners))
     return fun
 
 
@@ -301,22 +299,39 @@ def solve_block(init, step, monotone, reports_step, mem, addresses, with_args, A
 
 
 # ------------------------------------------------------------------ entry points
+@inner
+def run_sizes(n, iterate_floats, iterate_ints):
+    """Floats and ints of a single run's own storage: the iterate (its
+    :func:`~nsolve.compiled._state.iterate_sizes`), then the evaluator's last point and value
+    (floats) and its counters (ints).  The method's state (``<method>_sizes``) follows them
+    in the run's workspace (:func:`workspace`)."""
+    return iterate_floats + n + 1, iterate_ints + INT_SLOTS
+
+
 @inner(inline=True)
 def solve_method(sizes, memory, init, step, finalize, monotone, reports_step, addresses, with_args, args, x0, fo, io,
-                 x_out, g_out, hist, info, extra):
-    """One problem with a method's hooks: allocate its workspace, :func:`solve_one`, ``finalize``."""
+                 x_out, g_out, hist, info, extra, wf, wi):
+    """One problem with a method's hooks in the caller's workspace (``wf`` float64 and ``wi``
+    int64, from :func:`workspace`): :func:`solve_one`, ``finalize``.
+
+    The caller allocates the workspace so that it is freed when the user's function raises:
+    Numba does not release what compiled code allocated when an exception unwinds it.
+    """
     n = x0.shape[0]
-    nf, ni = sizes(n, io)
-    wf = np.empty(nf)
-    wi = np.zeros(ni, dtype=np.int64)
-    mem = memory(n, io, unmanaged(wf), unmanaged(wi), unmanaged(extra))
+    # everything the run holds is unmanaged from here on: a reference taken on a caller's
+    # array inside the loop would never be released if the user's function raised
+    io = unmanaged(io)
+    extra = unmanaged(extra)
+    wf = unmanaged(wf)
+    wi = unmanaged(wi)
+    rf, ri = run_sizes(n, *iterate_sizes(n))
+    mem = memory(n, io, wf[rf:], wi[ri:], extra)
     watched = watch_begin(io[IO_INTERRUPT])  # Ctrl-C stops the loop (nsolve.compiled._interrupt)
     fun = solve_one(init, step, monotone, reports_step, mem, addresses, with_args, args, x0, fo, io, x_out, g_out,
-                    hist, info)
+                    hist, info, wf, wi)
     if watched:
         watch_end(io[IO_INTERRUPT])
     finalize(mem, extra)
-    keep_alive((wf, wi))
     return fun
 
 
@@ -387,33 +402,33 @@ def gd_memory_x(n, io, wf, wi, extra):
 
 
 @solver
-def solve_lbfgs(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+def solve_lbfgs(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
     return solve_method(lbfgs_sizes, lbfgs_memory_x, lbfgs_init, lbfgs_step, no_finalize, True, True, addresses,
-                        with_args, args, x0, fo, io, x_out, g_out, hist, info, extra)
+                        with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
 @solver
-def solve_bfgs(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+def solve_bfgs(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
     return solve_method(bfgs_sizes, bfgs_memory_x, bfgs_init, bfgs_step, bfgs_finalize, True, True, addresses,
-                        with_args, args, x0, fo, io, x_out, g_out, hist, info, extra)
+                        with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
 @solver
-def solve_newton(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+def solve_newton(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
     return solve_method(newton_sizes, newton_memory_x, newton_init, newton_step, no_finalize, True, True, addresses,
-                        with_args, args, x0, fo, io, x_out, g_out, hist, info, extra)
+                        with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
 @solver
-def solve_gd(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+def solve_gd(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
     return solve_method(gd_sizes, gd_memory_x, gd_init, gd_step, no_finalize, False, True, addresses, with_args,
-                        args, x0, fo, io, x_out, g_out, hist, info, extra)
+                        args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
 @solver
-def solve_first_order(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra):
+def solve_first_order(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
     return solve_method(first_order_sizes, first_order_memory_x, first_order_init, first_order_step, no_finalize,
-                        False, False, addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra)
+                        False, False, addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
 @solver(parallel=True)
@@ -444,6 +459,32 @@ def many_gd(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_
 def many_first_order(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
     many_method(first_order_sizes, first_order_memory_x, first_order_init, first_order_step, False, False, addresses,
                 with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks)
+
+
+#: driver name -> the method's workspace sizes, ``sizes(n, io) -> (floats, ints)``.
+METHOD_SIZES = {"lbfgs": lbfgs_sizes, "bfgs": bfgs_sizes, "newton": newton_sizes, "gd": gd_sizes,
+                "first_order": first_order_sizes}
+_WORKSPACE_SIZES: dict = {}
+
+
+def workspace(driver: str, n: int, io: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(wf, wi)`` workspace of a ``solve_<driver>`` call (float64, int64; ints zeroed).
+
+    Allocated here, in Python, so that it is freed when the user's function raises inside
+    the solver (compiled code leaves what it allocated behind when an exception unwinds
+    it: about 50 MB per failed L-BFGS run at n = 10^6).  The sizes come from the compiled
+    size functions themselves, run interpreted (``py_func``: plain arithmetic), memoized
+    on the packed options ``io`` (never written).
+    """
+    key = (driver, n, id(io))
+    hit = _WORKSPACE_SIZES.get(key)
+    if hit is None or hit[0] is not io:
+        rf, ri = run_sizes.py_func(n, *iterate_sizes.py_func(n))
+        mf, mi = METHOD_SIZES[driver].py_func(n, io)
+        if len(_WORKSPACE_SIZES) > 256:
+            _WORKSPACE_SIZES.clear()
+        hit = _WORKSPACE_SIZES[key] = (io, int(rf + mf), int(ri + mi))
+    return np.empty(hit[1]), np.zeros(hit[2], dtype=np.int64)
 
 
 #: driver name -> (single-problem entry point, batch entry point).

@@ -253,11 +253,15 @@ def _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, na
     """The batch with the single-problem solver, problem after problem, on this thread: for a
     process where Numba's thread pool must not start (:func:`nsolve._parallel.parallel_allowed`).
     Same solver code, same iterates as the threaded batch."""
+    from nsolve.compiled._driver import workspace
+
     solve = _entry_points()[DRIVERS[name]][0]
+    wf, wi = workspace(DRIVERS[name], X0.shape[1], io)  # one workspace, reused (the solver resets it)
     shared = ARGS.shape[0] == 1
     for k in range(X0.shape[0]):
         a = ARGS[0] if shared else ARGS[k]
-        F[k] = _interrupt.run(solve, addresses, with_args, a, X0[k], fo, io, X[k], G[k], _NO_HISTORY, INFO[k], extra)
+        F[k] = _interrupt.run(solve, addresses, with_args, a, X0[k], fo, io, X[k], G[k], _NO_HISTORY, INFO[k], extra,
+                              wf, wi)
 
 
 def _finish(X, F, G, INFO, n) -> OptimizeResult:

@@ -33,9 +33,16 @@ SPENT = 3
 
 
 @inner
+def iterate_sizes(n):
+    """Floats and ints an :class:`Iterate` views: ``(8n + 2, 4)``."""
+    return 8 * n + 2, 4
+
+
+@inner
 def iterate_owners(n):
     """The arrays an :class:`Iterate` views: float64 ``(8n + 2,)`` and int64 ``(4,)``."""
-    return np.empty(8 * n + 2), np.zeros(4, dtype=np.int64)
+    nf, ni = iterate_sizes(n)
+    return np.empty(nf), np.zeros(ni, dtype=np.int64)
 
 
 @inner
