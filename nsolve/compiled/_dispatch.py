@@ -61,11 +61,16 @@ def _entry_points():
     return _ENTRY_POINTS
 
 
+_WORKSPACE: list = []
+
+
 def _workspace():
     """:func:`nsolve.compiled._driver.workspace` (imported on first use, as the entry points)."""
-    from nsolve.compiled._driver import workspace
+    if not _WORKSPACE:
+        from nsolve.compiled._driver import workspace
 
-    return workspace
+        _WORKSPACE.append(workspace)
+    return _WORKSPACE[0]
 
 
 # ------------------------------------------------------------------ eligibility

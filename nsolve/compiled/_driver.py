@@ -309,8 +309,8 @@ def run_sizes(n, iterate_floats, iterate_ints):
 
 
 @inner(inline=True)
-def solve_method(sizes, memory, init, step, finalize, monotone, reports_step, addresses, with_args, args, x0, fo, io,
-                 x_out, g_out, hist, info, extra, wf, wi):
+def solve_method(memory, init, step, finalize, monotone, reports_step, addresses, with_args, args, x0, fo, io, x_out,
+                 g_out, hist, info, extra, wf, wi):
     """One problem with a method's hooks in the caller's workspace (``wf`` float64 and ``wi``
     int64, from :func:`workspace`): :func:`solve_one`, ``finalize``.
 
@@ -403,31 +403,31 @@ def gd_memory_x(n, io, wf, wi, extra):
 
 @solver
 def solve_lbfgs(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
-    return solve_method(lbfgs_sizes, lbfgs_memory_x, lbfgs_init, lbfgs_step, no_finalize, True, True, addresses,
+    return solve_method(lbfgs_memory_x, lbfgs_init, lbfgs_step, no_finalize, True, True, addresses,
                         with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
 @solver
 def solve_bfgs(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
-    return solve_method(bfgs_sizes, bfgs_memory_x, bfgs_init, bfgs_step, bfgs_finalize, True, True, addresses,
+    return solve_method(bfgs_memory_x, bfgs_init, bfgs_step, bfgs_finalize, True, True, addresses,
                         with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
 @solver
 def solve_newton(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
-    return solve_method(newton_sizes, newton_memory_x, newton_init, newton_step, no_finalize, True, True, addresses,
+    return solve_method(newton_memory_x, newton_init, newton_step, no_finalize, True, True, addresses,
                         with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
 @solver
 def solve_gd(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
-    return solve_method(gd_sizes, gd_memory_x, gd_init, gd_step, no_finalize, False, True, addresses, with_args,
+    return solve_method(gd_memory_x, gd_init, gd_step, no_finalize, False, True, addresses, with_args,
                         args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
 @solver
 def solve_first_order(addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi):
-    return solve_method(first_order_sizes, first_order_memory_x, first_order_init, first_order_step, no_finalize,
+    return solve_method(first_order_memory_x, first_order_init, first_order_step, no_finalize,
                         False, False, addresses, with_args, args, x0, fo, io, x_out, g_out, hist, info, extra, wf, wi)
 
 
