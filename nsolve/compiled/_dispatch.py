@@ -49,28 +49,21 @@ _NO_ARGS = np.empty(0)
 _NO_HISTORY = np.empty((0, len(L.HISTORY_COLUMNS)))
 
 
-_ENTRY_POINTS: dict = {}
+_DRIVER: list = []
+
+
+def _driver():
+    """:mod:`nsolve.compiled._driver` (imported on first use: it defines the compiled solvers)."""
+    if not _DRIVER:
+        from nsolve.compiled import _driver as module
+
+        _DRIVER.append(module)
+    return _DRIVER[0]
 
 
 def _entry_points():
-    """The compiled driver's entry points (imported on first use: compiling them is expensive)."""
-    if not _ENTRY_POINTS:
-        from nsolve.compiled._driver import ENTRY_POINTS
-
-        _ENTRY_POINTS.update(ENTRY_POINTS)
-    return _ENTRY_POINTS
-
-
-_WORKSPACE: list = []
-
-
-def _workspace():
-    """:func:`nsolve.compiled._driver.workspace` (imported on first use, as the entry points)."""
-    if not _WORKSPACE:
-        from nsolve.compiled._driver import workspace
-
-        _WORKSPACE.append(workspace)
-    return _WORKSPACE[0]
+    """The compiled driver's entry points, ``ENTRY_POINTS``."""
+    return _driver().ENTRY_POINTS
 
 
 # ------------------------------------------------------------------ eligibility
@@ -388,7 +381,7 @@ def run_buffers(name: str, method_opts, search, rules, n: int, history: bool, x_
     if name == "bfgs":
         extra = np.empty((n, n))  # hess_inv: the result's own array
     hist = np.empty((rows, len(L.HISTORY_COLUMNS))) if rows else _NO_HISTORY
-    wf, wi = _workspace()(DRIVERS[name], n, io)
+    wf, wi = _driver().workspace(DRIVERS[name], n, io)
     return (fo, io, extra, np.empty(n) if x_out is None else x_out, np.empty(n), hist,
             np.zeros(L.INFO_SLOTS, dtype=np.int64), wf, wi)
 

@@ -21,6 +21,8 @@ from nsolve.compiled import _layout as L
 from nsolve.compiled._dispatch import (
     _NO_HISTORY,
     DRIVERS,
+    _driver,
+    _entry_points,
     compiled_reason,
     objective_addresses,
     packed_options,
@@ -253,10 +255,8 @@ def _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, na
     """The batch with the single-problem solver, problem after problem, on this thread: for a
     process where Numba's thread pool must not start (:func:`nsolve._parallel.parallel_allowed`).
     Same solver code, same iterates as the threaded batch."""
-    from nsolve.compiled._driver import workspace
-
     solve = _entry_points()[DRIVERS[name]][0]
-    wf, wi = workspace(DRIVERS[name], X0.shape[1], io)  # one workspace, reused (the solver resets it)
+    wf, wi = _driver().workspace(DRIVERS[name], X0.shape[1], io)  # one workspace, reused (the solver resets it)
     shared = ARGS.shape[0] == 1
     for k in range(X0.shape[0]):
         a = ARGS[0] if shared else ARGS[k]
@@ -276,12 +276,6 @@ def _finish(X, F, G, INFO, n) -> OptimizeResult:
         G[start_failed] = np.nan
         F[start_failed] = np.nan  # as the sequential path: no value to rank (multistart)
     return _result(X, F, G, INFO)
-
-
-def _entry_points():
-    from nsolve.compiled._driver import ENTRY_POINTS
-
-    return ENTRY_POINTS
 
 
 def _sequential(f, grad, X0, A, method, hess, options, kwargs) -> OptimizeResult:
