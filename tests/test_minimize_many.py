@@ -255,11 +255,48 @@ def raises_far_out_grad(x):
     return np.array([2.0 * (x[0] - 10.0)])
 
 
+@numba.njit(cache=True)
+def raises_far_out_hess(x):
+    return np.array([[2.0]])
+
+
 def test_an_exception_in_the_objective_reaches_the_caller():
     with pytest.raises(ValueError, match="x is too large"):
         nsolve.minimize_many(raises_far_out, raises_far_out_grad, np.zeros((8, 1)))
     with pytest.raises(ValueError, match="x is too large"):
         nsolve.minimize(raises_far_out, raises_far_out_grad, np.zeros(1))
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "bfgs", "newton", "adam"])
+def test_a_raising_batch_leaves_no_compiled_allocation_behind(method):
+    """Numba does not free what compiled code allocated when an exception unwinds it, so the
+    batch solvers take their per-thread workspaces from Python.  Counted with Numba's own
+    allocation statistics: every compiled allocation of three raising batches is freed.
+    Before, with each block's workspace allocated inside the solver, this batch left 168
+    allocations of 226 behind, and an L-BFGS batch of four problems at n = 10^6 about 240 MB."""
+    from numba.core.runtime import _nrt_python, rtsys
+
+    X0 = np.zeros((24, 1))  # every problem steps past x = 5, where f raises
+    kw = {"newton": {"hess": raises_far_out_hess}, "adam": {"lr": 2.0}}.get(method, {})
+
+    def raising_batch():
+        with pytest.raises(ValueError, match="x is too large"):
+            nsolve.minimize_many(raises_far_out, raises_far_out_grad, X0, method=method, **kw)
+
+    raising_batch()  # compiled or loaded
+    was_enabled = _nrt_python.memsys_stats_enabled()
+    _nrt_python.memsys_enable_stats()
+    try:
+        before = rtsys.get_allocation_stats()
+        for _ in range(3):
+            raising_batch()
+        after = rtsys.get_allocation_stats()
+    finally:
+        if not was_enabled:
+            _nrt_python.memsys_disable_stats()
+    assert after.alloc - before.alloc > 0  # the user's gradients are counted: the check sees the solver
+    assert after.alloc - before.alloc == after.free - before.free
+    assert after.mi_alloc - before.mi_alloc == after.mi_free - before.mi_free
 
 
 # ---------------------------------------------------------------- multistart

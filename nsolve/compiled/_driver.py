@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
+from numba import get_thread_id, prange
 
 from nsolve._kernels.vector import all_finite, copy_into, norm_inf, step_stats
 from nsolve._status import CONTINUE, DIVERGED, GTOL, INTERRUPTED, NO_PROGRESS, NOT_FINITE
@@ -77,7 +77,7 @@ from nsolve.compiled._layout import (
     START_F_NOT_FINITE,
     START_G_NOT_FINITE,
 )
-from nsolve.compiled._memory import keep_alive, unmanaged
+from nsolve.compiled._memory import unmanaged
 from nsolve.compiled._quasi_newton import (
     bfgs_init,
     bfgs_memory,
@@ -93,7 +93,7 @@ from nsolve.compiled._quasi_newton import (
     newton_step,
 )
 from nsolve.compiled._shared import SHARED  # noqa: F401 - makes the shared rules callable here
-from nsolve.compiled._state import F, g_of, iterate_owners, iterate_sizes, new_iterate, start, x_of
+from nsolve.compiled._state import F, g_of, iterate_sizes, new_iterate, start, x_of
 
 
 @inner
@@ -270,8 +270,9 @@ def solve_one(init, step, monotone, reports_step, mem, addresses, with_args, arg
 
 @inner(inline=True)
 def solve_block(init, step, monotone, reports_step, mem, addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO,
-                lo, hi):
-    """Problems ``lo .. hi-1`` of a batch, one after the other, reusing one workspace."""
+                wf, wi, lo, hi):
+    """Problems ``lo .. hi-1`` of a batch, one after the other, in one workspace (``wf``,
+    ``wi``: the caller's unmanaged views, laid out as :func:`solve_one`'s)."""
     n = X0.shape[1]
     ARGS = unmanaged(ARGS)
     X0 = unmanaged(X0)
@@ -281,13 +282,11 @@ def solve_block(init, step, monotone, reports_step, mem, addresses, with_args, A
     G = unmanaged(G)
     F_out = unmanaged(F_out)
     INFO = unmanaged(INFO)
-    ints = np.zeros(INT_SLOTS, dtype=np.int64)
-    scratch = np.empty(n + 1)
-    ev0 = new_evaluator(addresses, with_args, unmanaged(ARGS[0]), unmanaged(ints), unmanaged(scratch[:n]),
-                        unmanaged(scratch[n:]))
-    owners = iterate_owners(n)
-    it = new_iterate(n, owners)
-    hist = np.empty((0, 8))
+    nf, ni = iterate_sizes(n)
+    ev0 = new_evaluator(addresses, with_args, unmanaged(ARGS[0]), wi[ni : ni + INT_SLOTS], wf[nf : nf + n],
+                        wf[nf + n : nf + n + 1])
+    it = new_iterate(n, (wf[:nf], wi[:ni]))
+    hist = wf[:0].reshape((0, 8))  # no history in a batch
     shared = ARGS.shape[0] == 1
     for k in range(lo, hi):
         ev = with_problem_args(ev0, unmanaged(ARGS[0] if shared else ARGS[k]))
@@ -295,7 +294,6 @@ def solve_block(init, step, monotone, reports_step, mem, addresses, with_args, A
                                        hist)
         F_out[k] = fun
         _report(INFO[k], ev, status, nit, rows)
-    keep_alive((ints, scratch, owners))
 
 
 # ------------------------------------------------------------------ entry points
@@ -336,22 +334,25 @@ def solve_method(memory, init, step, finalize, monotone, reports_step, addresses
 
 
 @inner(inline=True)
-def many_method(sizes, memory, init, step, monotone, reports_step, addresses, with_args, ARGS, X0, fo, io, X, G,
-                F_out, INFO, extra, n_blocks):
-    """Problems in ``n_blocks`` blocks over the threads (``prange``), one workspace per block."""
+def many_method(memory, init, step, monotone, reports_step, addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO,
+                extra, n_blocks, WF, WI):
+    """Problems in ``n_blocks`` blocks over the threads (``prange``); a block runs in its
+    thread's workspace, row ``get_thread_id()`` of ``WF``, ``WI`` (from :func:`workspaces`,
+    one row per thread of the parallel region)."""
     K, n = X0.shape
     size = (K + n_blocks - 1) // n_blocks
-    nf, ni = sizes(n, io)
-    nf = np.int64(nf)  # plain integers (a literal size confuses the parallel lowering)
-    ni = np.int64(ni)
+    rf, ri = run_sizes(n, *iterate_sizes(n))
+    WF = unmanaged(WF)
+    WI = unmanaged(WI)
+    extra = unmanaged(extra)
     watched = watch_begin(io[IO_INTERRUPT])
     for b in prange(n_blocks):
-        wf = np.empty(nf)
-        wi = np.zeros(ni, dtype=np.int64)
-        mem = memory(n, io, unmanaged(wf), unmanaged(wi), unmanaged(extra))
+        t = get_thread_id()
+        wf = WF[t]
+        wi = WI[t]
+        mem = memory(n, io, wf[rf:], wi[ri:], extra)
         solve_block(init, step, monotone, reports_step, mem, addresses, with_args, ARGS, X0, fo, io, X, G, F_out,
-                    INFO, b * size, min(K, (b + 1) * size))
-        keep_alive((wf, wi))
+                    INFO, wf, wi, b * size, min(K, (b + 1) * size))
     if watched:
         watch_end(io[IO_INTERRUPT])
 
@@ -432,33 +433,33 @@ def solve_first_order(addresses, with_args, args, x0, fo, io, x_out, g_out, hist
 
 
 @solver(parallel=True)
-def many_lbfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
-    many_method(lbfgs_sizes, lbfgs_memory_x, lbfgs_init, lbfgs_step, True, True, addresses, with_args, ARGS, X0, fo,
-                io, X, G, F_out, INFO, extra, n_blocks)
+def many_lbfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+    many_method(lbfgs_memory_x, lbfgs_init, lbfgs_step, True, True, addresses, with_args, ARGS, X0, fo,
+                io, X, G, F_out, INFO, extra, n_blocks, WF, WI)
 
 
 @solver(parallel=True)
-def many_bfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
-    many_method(bfgs_sizes, bfgs_memory_x, bfgs_init, bfgs_step, True, True, addresses, with_args, ARGS, X0, fo, io,
-                X, G, F_out, INFO, extra, n_blocks)
+def many_bfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+    many_method(bfgs_memory_x, bfgs_init, bfgs_step, True, True, addresses, with_args, ARGS, X0, fo, io,
+                X, G, F_out, INFO, extra, n_blocks, WF, WI)
 
 
 @solver(parallel=True)
-def many_newton(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
-    many_method(newton_sizes, newton_memory_x, newton_init, newton_step, True, True, addresses, with_args, ARGS, X0,
-                fo, io, X, G, F_out, INFO, extra, n_blocks)
+def many_newton(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+    many_method(newton_memory_x, newton_init, newton_step, True, True, addresses, with_args, ARGS, X0,
+                fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI)
 
 
 @solver(parallel=True)
-def many_gd(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
-    many_method(gd_sizes, gd_memory_x, gd_init, gd_step, False, True, addresses, with_args, ARGS, X0, fo, io, X, G,
-                F_out, INFO, extra, n_blocks)
+def many_gd(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+    many_method(gd_memory_x, gd_init, gd_step, False, True, addresses, with_args, ARGS, X0, fo, io, X, G,
+                F_out, INFO, extra, n_blocks, WF, WI)
 
 
 @solver(parallel=True)
-def many_first_order(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks):
-    many_method(first_order_sizes, first_order_memory_x, first_order_init, first_order_step, False, False, addresses,
-                with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks)
+def many_first_order(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+    many_method(first_order_memory_x, first_order_init, first_order_step, False, False, addresses,
+                with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI)
 
 
 #: driver name -> the method's workspace sizes, ``sizes(n, io) -> (floats, ints)``.
@@ -467,15 +468,10 @@ METHOD_SIZES = {"lbfgs": lbfgs_sizes, "bfgs": bfgs_sizes, "newton": newton_sizes
 _WORKSPACE_SIZES: dict = {}
 
 
-def workspace(driver: str, n: int, io: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ``(wf, wi)`` workspace of a ``solve_<driver>`` call (float64, int64; ints zeroed).
-
-    Allocated here, in Python, so that it is freed when the user's function raises inside
-    the solver (compiled code leaves what it allocated behind when an exception unwinds
-    it: about 50 MB per failed L-BFGS run at n = 10^6).  The sizes come from the compiled
-    size functions themselves, run interpreted (``py_func``: plain arithmetic), memoized
-    on the packed options ``io`` (never written).
-    """
+def _workspace_sizes(driver: str, n: int, io: np.ndarray) -> tuple[int, int]:
+    """Floats and ints of one run's workspace: :func:`run_sizes` then the method's own
+    (``METHOD_SIZES``), from the compiled size functions run interpreted (``py_func``:
+    plain arithmetic, one source), memoized on the packed options ``io`` (never written)."""
     key = (driver, n, id(io))
     hit = _WORKSPACE_SIZES.get(key)
     if hit is None or hit[0] is not io:
@@ -484,7 +480,26 @@ def workspace(driver: str, n: int, io: np.ndarray) -> tuple[np.ndarray, np.ndarr
         if len(_WORKSPACE_SIZES) > 256:
             _WORKSPACE_SIZES.clear()
         hit = _WORKSPACE_SIZES[key] = (io, int(rf + mf), int(ri + mi))
-    return np.empty(hit[1]), np.zeros(hit[2], dtype=np.int64)
+    return hit[1], hit[2]
+
+
+def workspace(driver: str, n: int, io: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(wf, wi)`` workspace of a ``solve_<driver>`` call (float64, int64; ints zeroed).
+
+    Allocated here, in Python, so that it is freed when the user's function raises inside
+    the solver (compiled code leaves what it allocated behind when an exception unwinds
+    it: about 50 MB per failed L-BFGS run at n = 10^6).
+    """
+    nf, ni = _workspace_sizes(driver, n, io)
+    return np.empty(nf), np.zeros(ni, dtype=np.int64)
+
+
+def workspaces(driver: str, n: int, io: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(WF, WI)`` workspaces of a ``many_<driver>`` call: one :func:`workspace` per
+    thread of its parallel region, as the rows of two arrays (allocated in Python for the
+    same reason)."""
+    nf, ni = _workspace_sizes(driver, n, io)
+    return np.empty((threads, nf)), np.zeros((threads, ni), dtype=np.int64)
 
 
 #: driver name -> (single-problem entry point, batch entry point).

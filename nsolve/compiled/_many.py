@@ -131,7 +131,7 @@ def minimize_many(
     """Solve K independent problems :math:`\\min_x f(x, a_k)` from the starts ``X0[k]``, in parallel.
 
     With Numba functions the problems are spread over ``threads`` cores inside one compiled
-    call (``prange`` over blocks of problems, one workspace per block, the GIL released);
+    call (``prange`` over blocks of problems, one workspace per thread, the GIL released);
     each problem runs exactly the iteration :func:`nsolve.minimize` runs and gets its own
     status and counters.  With Python functions (or a method without a compiled driver) the
     problems are solved one after the other with :func:`nsolve.minimize`.
@@ -237,9 +237,12 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     if n_threads != previous:
         numba.set_num_threads(n_threads)
     try:
+        # one workspace per thread (the solver picks its row by thread id), allocated here so
+        # that a user's function raising inside the batch leaves nothing behind
+        WF, WI = _driver().workspaces(DRIVERS[spec.name], n, io, max(n_threads, numba.get_num_threads()))
         with parallel_region(), numba.parallel_chunksize(1) if n_blocks > 1 else contextlib.nullcontext():
             # (Ctrl-C stops every problem within an iteration)
-            _interrupt.run(many, addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks)
+            _interrupt.run(many, addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks, WF, WI)
     except SystemError as exc:
         # an exception raised by the user's function in a worker thread arrives wrapped
         if exc.__cause__ is not None:

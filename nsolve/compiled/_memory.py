@@ -2,9 +2,11 @@
 
 Numba counts references of every array it passes around with atomic instructions; in a
 solver loop that calls the objective, a line search and several kernels per iteration those
-atomics cost more than the arithmetic.  The solvers therefore allocate their buffers once,
-keep the owning arrays alive until they return (:func:`keep_alive`) and pass *unmanaged*
-views (:func:`unmanaged`: no meminfo, so nothing to count) everywhere else.
+atomics cost more than the arithmetic.  The solvers therefore take all their buffers from
+the caller, allocated once in Python (``nsolve.compiled._driver.workspace``), and pass
+*unmanaged* views of them (:func:`unmanaged`: no meminfo, so nothing to count) everywhere.
+An unmanaged view also takes no reference that an exception unwinding the compiled code
+could leave behind.
 """
 
 from __future__ import annotations
@@ -32,16 +34,5 @@ def unmanaged(typingctx, arr):
         out.shape = src.shape
         out.strides = src.strides
         return out._getvalue()
-
-    return sig, codegen
-
-
-@intrinsic
-def keep_alive(typingctx, owners):
-    """A use of ``owners`` (anything) that keeps it alive up to this point; does nothing."""
-    sig = types.none(owners)
-
-    def codegen(context, builder, signature, args):
-        return context.get_dummy_value()
 
     return sig, codegen

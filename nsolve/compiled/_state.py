@@ -39,15 +39,9 @@ def iterate_sizes(n):
 
 
 @inner
-def iterate_owners(n):
-    """The arrays an :class:`Iterate` views: float64 ``(8n + 2,)`` and int64 ``(4,)``."""
-    nf, ni = iterate_sizes(n)
-    return np.empty(nf), np.zeros(ni, dtype=np.int64)
-
-
-@inner
 def new_iterate(n, owners):
-    """An :class:`Iterate` viewing ``owners`` (from :func:`iterate_owners`; kept alive by the caller)."""
+    """An :class:`Iterate` viewing ``owners``: float64 ``(8n + 2,)`` and int64 ``(4,)`` (the
+    first :func:`iterate_sizes` entries of a workspace, kept alive by the caller)."""
     w = unmanaged(owners[0])
     X = w[0 : 2 * n].reshape((2, n))
     G = w[2 * n : 4 * n].reshape((2, n))
