@@ -104,6 +104,44 @@ def test_concurrent_threads_on_the_workqueue_layer():
     assert proc.stdout.startswith("ok"), proc.stdout
 
 
+def test_an_exception_in_a_worker_thread_reaches_the_caller_on_the_workqueue_layer():
+    """Numba's workqueue layer drops an exception raised in a worker thread and returns as
+    if the block had finished: the batch came back with uninitialised x and status 0
+    (success) for every problem the exception cut short.  Such problems are now run again on
+    the calling thread, where the user's exception comes out unchanged."""
+    proc = _run("""
+        import numba
+
+        @numba.njit
+        def f(x, a):
+            if a[0] > 0.0 and x[0] > 0.5:
+                raise ValueError("past the wall")
+            return (x[0] - 1.0) ** 2 + 10.0 * (x[1] - x[0]) ** 2
+
+        @numba.njit
+        def g(x, a):
+            return np.array([2.0 * (x[0] - 1.0) - 20.0 * (x[1] - x[0]), 20.0 * (x[1] - x[0])])
+
+        starts = np.zeros((32, 2))
+        A = np.zeros((32, 1))
+        both = min(2, numba.config.NUMBA_NUM_THREADS)
+        clean = nsolve.minimize_many(f, g, starts, args=A, threads=both)
+        assert numba.threading_layer() == "workqueue"
+        assert clean.success.all() and np.allclose(clean.x, 1.0, atol=1e-4)
+        A[13, 0] = 1.0  # problem 13 steps past x = 0.5, where f raises
+        for threads in (1, both):
+            try:
+                nsolve.minimize_many(f, g, starts, args=A, threads=threads)
+            except ValueError as exc:
+                assert str(exc) == "past the wall", exc
+            else:
+                raise AssertionError("the exception was lost")
+        print("ok")
+    """, env_extra={"NUMBA_THREADING_LAYER": "workqueue"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("ok"), proc.stdout
+
+
 # ---------------------------------------------------------------- the single-threaded fallback, in process
 
 

@@ -59,3 +59,7 @@ START_F_NOT_FINITE = -20
 START_G_NOT_FINITE = -21
 START_H_NOT_FINITE = -22
 EVALUATION_ERROR = -23
+#: A batch problem's status before its run reports (``minimize_many`` sets it; a run that
+#: finishes always overwrites it, so a problem still marked was cut short by an exception
+#: that the threading layer did not pass on).
+NOT_RUN = -24

@@ -226,6 +226,7 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     G = np.empty((K, n))
     F = np.empty(K)
     INFO = np.zeros((K, L.INFO_SLOTS), dtype=np.int64)
+    INFO[:, L.INFO_STATUS] = L.NOT_RUN
     if not parallel_allowed():
         _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, spec.name)
         return _finish(X, F, G, INFO, n)
@@ -251,17 +252,24 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     finally:
         if n_threads != previous:
             numba.set_num_threads(previous)
+    unfinished = np.flatnonzero(INFO[:, L.INFO_STATUS] == L.NOT_RUN)
+    if unfinished.size:
+        # an exception raised in a worker thread that the threading layer dropped (Numba's
+        # workqueue layer returns as if the block had finished): run those problems again on
+        # this thread, where the user's exception comes out unchanged
+        _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, spec.name, unfinished)
     return _finish(X, F, G, INFO, n)
 
 
-def _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, name) -> None:
-    """The batch with the single-problem solver, problem after problem, on this thread: for a
-    process where Numba's thread pool must not start (:func:`nsolve._parallel.parallel_allowed`).
-    Same solver code, same iterates as the threaded batch."""
+def _one_by_one(addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, name, problems=None) -> None:
+    """The batch (or its ``problems``) with the single-problem solver, problem after problem,
+    on this thread: for a process where Numba's thread pool must not start
+    (:func:`nsolve._parallel.parallel_allowed`), and for the problems a dropped exception cut
+    short.  Same solver code, same iterates as the threaded batch."""
     solve = _entry_points()[DRIVERS[name]][0]
     wf, wi = _driver().workspace(DRIVERS[name], X0.shape[1], io)  # one workspace, reused (the solver resets it)
     shared = ARGS.shape[0] == 1
-    for k in range(X0.shape[0]):
+    for k in range(X0.shape[0]) if problems is None else problems:
         a = ARGS[0] if shared else ARGS[k]
         F[k] = _interrupt.run(solve, addresses, with_args, a, X0[k], fo, io, X[k], G[k], _NO_HISTORY, INFO[k], extra,
                               wf, wi)
