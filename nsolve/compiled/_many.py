@@ -238,9 +238,10 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
     if n_threads != previous:
         numba.set_num_threads(n_threads)
     try:
-        # one workspace per thread (the solver picks its row by thread id), allocated here so
-        # that a user's function raising inside the batch leaves nothing behind
-        WF, WI = _driver().workspaces(DRIVERS[spec.name], n, io, max(n_threads, numba.get_num_threads()))
+        # one workspace per thread of the region (the solver picks its row by thread id, which
+        # Numba keeps below get_num_threads()), allocated here so that a user's function
+        # raising inside the batch leaves nothing behind
+        WF, WI = _driver().workspaces(DRIVERS[spec.name], n, io, numba.get_num_threads())
         with parallel_region(), numba.parallel_chunksize(1) if n_blocks > 1 else contextlib.nullcontext():
             # (Ctrl-C stops every problem within an iteration)
             _interrupt.run(many, addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks, WF, WI)
