@@ -247,10 +247,21 @@ def _report(info, ev, status, nit, rows):
 
 
 @inner(inline=True)
+def run_views(n, addresses, with_args, args, wf, wi):
+    """The evaluator and the iterate of a run, laid out at the start of its workspace (``wf``,
+    ``wi``, unmanaged): the iterate's :func:`~nsolve.compiled._state.iterate_sizes` entries,
+    then the evaluator's last point and value (floats) and its counters (ints), as
+    :func:`run_sizes` counts them.  Returns ``(ev, it)``."""
+    nf, ni = iterate_sizes(n)
+    ev = new_evaluator(addresses, with_args, args, wi[ni : ni + INT_SLOTS], wf[nf : nf + n], wf[nf + n : nf + n + 1])
+    return ev, new_iterate(n, (wf[:nf], wi[:ni]))
+
+
+@inner(inline=True)
 def solve_one(init, step, monotone, reports_step, mem, addresses, with_args, args, x0, fo, io, x_out, g_out, hist,
               info, wf, wi):
-    """One problem: build the evaluator and the iterate in ``wf``, ``wi`` (unmanaged; their
-    first :func:`run_sizes` entries), :func:`drive`, fill ``info``; returns fun."""
+    """One problem: the evaluator and the iterate in ``wf``, ``wi`` (:func:`run_views`),
+    :func:`drive`, fill ``info``; returns fun."""
     n = x0.shape[0]
     x0 = unmanaged(x0)
     fo = unmanaged(fo)
@@ -259,10 +270,7 @@ def solve_one(init, step, monotone, reports_step, mem, addresses, with_args, arg
     g_out = unmanaged(g_out)
     hist = unmanaged(hist)
     info = unmanaged(info)
-    nf, ni = iterate_sizes(n)
-    ev = new_evaluator(addresses, with_args, unmanaged(args), wi[ni : ni + INT_SLOTS], wf[nf : nf + n],
-                       wf[nf + n : nf + n + 1])
-    it = new_iterate(n, (wf[:nf], wi[:ni]))
+    ev, it = run_views(n, addresses, with_args, unmanaged(args), wf, wi)
     status, nit, fun, rows = drive(init, step, monotone, reports_step, ev, it, mem, x0, fo, io, x_out, g_out, hist)
     _report(info, ev, status, nit, rows)
     return fun
@@ -272,7 +280,7 @@ def solve_one(init, step, monotone, reports_step, mem, addresses, with_args, arg
 def solve_block(init, step, monotone, reports_step, mem, addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO,
                 wf, wi, lo, hi):
     """Problems ``lo .. hi-1`` of a batch, one after the other, in one workspace (``wf``,
-    ``wi``: the caller's unmanaged views, laid out as :func:`solve_one`'s)."""
+    ``wi``: the caller's unmanaged views, laid out by :func:`run_views`)."""
     n = X0.shape[1]
     ARGS = unmanaged(ARGS)
     X0 = unmanaged(X0)
@@ -282,10 +290,7 @@ def solve_block(init, step, monotone, reports_step, mem, addresses, with_args, A
     G = unmanaged(G)
     F_out = unmanaged(F_out)
     INFO = unmanaged(INFO)
-    nf, ni = iterate_sizes(n)
-    ev0 = new_evaluator(addresses, with_args, unmanaged(ARGS[0]), wi[ni : ni + INT_SLOTS], wf[nf : nf + n],
-                        wf[nf + n : nf + n + 1])
-    it = new_iterate(n, (wf[:nf], wi[:ni]))
+    ev0, it = run_views(n, addresses, with_args, unmanaged(ARGS[0]), wf, wi)
     hist = wf[:0].reshape((0, 8))  # no history in a batch
     shared = ARGS.shape[0] == 1
     for k in range(lo, hi):
