@@ -23,8 +23,8 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from nsolve._kernels.vector import copy_into, norm_inf, step_stats
-from nsolve._result import build_result
-from nsolve._status import CALLBACK, CONTINUE, DIVERGED, GTOL, NO_PROGRESS, NOT_FINITE, Status
+from nsolve._result import build_result, result_message
+from nsolve._status import CALLBACK, CONTINUE, DIVERGED, GTOL, NO_PROGRESS, NOT_FINITE
 from nsolve._stopping import converged, convergence_status, gtol_test, limit_status, progress_update
 
 
@@ -256,7 +256,7 @@ def run(spec, opts, obj, x0, *, search, rules: StopRules, callback=None, history
         x, fun, jac = best_x, best_f, best_g
     elapsed = time.perf_counter() - t0
     if disp:
-        print(Status(status).message)
+        print(result_message(status, fun))
         print(f"f = {fun:.10e}, iterations = {nit}, nfev = {obj.nfev}, njev = {obj.njev}, "
               f"nhev = {obj.nhev}, time = {elapsed:.3g} s")
     extra = spec.finalize(state) if spec.finalize is not None else None

@@ -693,3 +693,27 @@ def test_explicit_signatures_that_cannot_take_x_name_the_function():
         with pytest.raises(TypeError, match=r"f \(the Numba function 'f_int_only'\) .*explicit signatures.*"
                                             r"array\(int64, 1d, C\).*f\(x\) -> float"):
             call()
+
+
+@numba.njit(cache=True)
+def _bowl_up(x):
+    return -(x @ x)
+
+
+@numba.njit(cache=True)
+def _bowl_up_grad(x):
+    return -2.0 * x
+
+
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs"])
+def test_an_f_unbounded_below_says_so_in_the_message_compiled(method):
+    """The compiled path builds the same message as the interpreted one for f = -x'x, and so
+    does multistart."""
+    x0 = np.array([1.0, 2.0])
+    res = _compiled(_bowl_up, _bowl_up_grad, x0, method=method)
+    ref = _interpreted(_bowl_up, _bowl_up_grad, x0, method=method)
+    assert_same_run(res, ref)
+    assert res.status == ref.status == Status.LINE_SEARCH_FAILED and res.fun < -1e20
+    assert res.message == ref.message and "check that f is bounded below" in res.message
+    best = nsolve.multistart(_bowl_up, _bowl_up_grad, np.array([[1.0, 2.0], [0.5, -1.0]]), method=method)
+    assert best.status == Status.LINE_SEARCH_FAILED and "check that f is bounded below" in best.message

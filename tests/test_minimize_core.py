@@ -380,6 +380,21 @@ def test_result_is_best_point_on_failure():
     assert res.status in (nsolve.Status.LINE_SEARCH_FAILED,)
     assert res.fun == rosen(X0)
     np.testing.assert_array_equal(res.x, X0)
+    assert res.message == nsolve.Status.LINE_SEARCH_FAILED.message  # no unbounded-below hint at f = 24.2
+
+
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs", "newton", "newton-cg"])
+def test_an_f_unbounded_below_says_so_in_the_message(method, capsys):
+    """f = -x'x has no minimum: every step of the search lowers f, until f is so large that
+    no step can meet the Wolfe conditions in floating point. The run still stops as a failed
+    line search at the best (finite) point, and the message adds the likely cause."""
+    hess = (lambda x: -2.0 * np.eye(2)) if method == "newton" else None
+    res = nsolve.minimize(lambda x: -(x @ x), lambda x: -2.0 * x, [1.0, 2.0], method=method, hess=hess, disp=True)
+    assert res.status == nsolve.Status.LINE_SEARCH_FAILED
+    assert np.all(np.isfinite(res.x)) and res.fun == -(res.x @ res.x) < -1e20
+    assert res.message.startswith(nsolve.Status.LINE_SEARCH_FAILED.message)
+    assert res.message.endswith(f"f fell to {res.fun:.3g}: check that f is bounded below.")
+    assert res.message in capsys.readouterr().out  # disp=True prints the same stop reason
 
 
 @pytest.mark.parametrize("scheme", ["forward", "central"])

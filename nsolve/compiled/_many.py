@@ -15,6 +15,7 @@ from scipy.optimize import OptimizeResult
 
 from nsolve._objective import NotFiniteAtStart
 from nsolve._parallel import max_threads, parallel_allowed, parallel_region
+from nsolve._result import result_message
 from nsolve._status import NOT_FINITE, Status
 from nsolve.compiled import _interrupt
 from nsolve.compiled import _layout as L
@@ -379,7 +380,8 @@ def multistart(
     st = Status(status)
     return OptimizeResult(
         x=res.x[k].copy(), fun=float(fun[k]), jac=res.jac[k].copy(), nit=int(res.nit[k]), nfev=int(res.nfev[k]),
-        njev=int(res.njev[k]), nhev=int(res.nhev[k]), status=status, success=st.success, message=st.message,
+        njev=int(res.njev[k]), nhev=int(res.nhev[k]), status=status, success=st.success,
+        message=result_message(status, float(fun[k])),
         method=res.method, best_index=k, n_starts=int(fun.shape[0]), n_success=res.n_success, all_fun=fun.copy(),
         all_status=res.status.copy(), total_nfev=int(res.nfev.sum()), elapsed=res.elapsed,
     )
