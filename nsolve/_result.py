@@ -33,8 +33,7 @@ def build_result(*, x, fun, jac, status: int, nit: int, nfev: int, njev: int, nh
     and method extras (``hess_inv`` for BFGS).  ``x``, ``fun`` and ``jac`` are the best
     point seen, never a worse last one.  A ``LINE_SEARCH_FAILED`` run that ends with ``fun``
     below :data:`UNBOUNDED_HINT_F` adds to its message that f may be unbounded below.
-    ``fresh=True``: ``x`` and ``jac`` are arrays made for
-    this result, returned without a copy.
+    ``fresh=True``: ``x`` and ``jac`` are arrays made for this result, returned without a copy.
     """
     status = int(status)
     if status not in MESSAGES:
