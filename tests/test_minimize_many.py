@@ -14,6 +14,7 @@ from numba_objectives import rosen, rosen_grad, rosen_hess  # noqa: F401  (share
 
 import nsolve
 from nsolve import Status
+from nsolve.compiled._memory import fetch_add
 
 # ---------------------------------------------------------------- objectives
 
@@ -135,8 +136,39 @@ def test_one_and_two_threads_give_identical_results():
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored
 
 
+@numba.njit(parallel=True)
+def _take_tickets(counter, n, taken):
+    # the batch solvers' block queue (nsolve.compiled._driver.many_method): one task per
+    # thread, each taking tickets from the shared counter until none is left
+    for _ in numba.prange(numba.get_num_threads()):
+        b = fetch_add(counter, 0, 1)
+        while b < n:
+            taken[b] += 1
+            b = fetch_add(counter, 0, 1)
+
+
+def test_the_block_queue_hands_out_every_block_exactly_once():
+    # fetch_add is one atomic read-modify-write: from every thread at once, each of n tickets
+    # is taken exactly once (a plain load-add-store would hand some out twice, or lose some),
+    # and each thread's last call, the one that found the queue empty, still counts
+    threads = numba.get_num_threads()
+    for n in (0, 1, 7, 200_000):
+        counter = np.zeros(1, dtype=np.int64)
+        taken = np.zeros(n, dtype=np.int64)
+        _take_tickets(counter, n, taken)
+        np.testing.assert_array_equal(taken, np.ones(n, dtype=np.int64))
+        assert counter[0] == n + threads
+    start = np.array([5], dtype=np.int64)  # the value before the addition comes back
+    assert _fetch_add_once(start, 3) == 5 and start[0] == 8
+
+
+@numba.njit
+def _fetch_add_once(counter, value):
+    return fetch_add(counter, 0, value)
+
+
 def test_a_batch_of_one_and_a_changed_thread_count_leave_numba_as_they_found_it():
-    # one problem: one block, run without the chunk-size setting; the result is minimize's,
+    # one problem: one block, which one of the threads takes; the result is minimize's,
     # and a thread count the caller set stays set (whether or not the batch changes it)
     X0 = _starts(3, seed=6)
     previous = numba.get_num_threads()

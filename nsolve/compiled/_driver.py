@@ -77,7 +77,7 @@ from nsolve.compiled._layout import (
     START_F_NOT_FINITE,
     START_G_NOT_FINITE,
 )
-from nsolve.compiled._memory import unmanaged
+from nsolve.compiled._memory import fetch_add, unmanaged
 from nsolve.compiled._quasi_newton import (
     bfgs_init,
     bfgs_memory,
@@ -340,24 +340,32 @@ def solve_method(memory, init, step, finalize, monotone, reports_step, addresses
 
 @inner(inline=True)
 def many_method(memory, init, step, monotone, reports_step, addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO,
-                extra, n_blocks, WF, WI):
-    """Problems in ``n_blocks`` blocks over the threads (``prange``); a block runs in its
-    thread's workspace, row ``get_thread_id()`` of ``WF``, ``WI`` (from :func:`workspaces`,
-    one row per thread of the parallel region)."""
+                extra, n_blocks, WF, WI, next_block):
+    """Problems in ``n_blocks`` blocks handed out to the threads as they come free: one task
+    per thread of the parallel region (``prange`` over the rows of ``WF``), which takes the
+    next block from the shared counter ``next_block[0]`` (:func:`fetch_add`) until none is
+    left.  A thread that meets slower problems, or that the machine runs more slowly, takes
+    fewer blocks, whatever schedule the threading layer gives ``prange`` (GNU OpenMP's is
+    static).  Its blocks run in its own workspace, row ``get_thread_id()`` of ``WF``, ``WI``
+    (from :func:`workspaces`)."""
     K, n = X0.shape
     size = (K + n_blocks - 1) // n_blocks
     rf, ri = run_sizes(n, *iterate_sizes(n))
     WF = unmanaged(WF)
     WI = unmanaged(WI)
     extra = unmanaged(extra)
+    next_block = unmanaged(next_block)
     watched = watch_begin(io[IO_INTERRUPT])
-    for b in prange(n_blocks):
+    for _ in prange(WF.shape[0]):
         t = get_thread_id()
         wf = WF[t]
         wi = WI[t]
         mem = memory(n, io, wf[rf:], wi[ri:], extra)
-        solve_block(init, step, monotone, reports_step, mem, addresses, with_args, ARGS, X0, fo, io, X, G, F_out,
-                    INFO, wf, wi, b * size, min(K, (b + 1) * size))
+        b = fetch_add(next_block, 0, 1)
+        while b < n_blocks:
+            solve_block(init, step, monotone, reports_step, mem, addresses, with_args, ARGS, X0, fo, io, X, G, F_out,
+                        INFO, wf, wi, b * size, min(K, (b + 1) * size))
+            b = fetch_add(next_block, 0, 1)
     if watched:
         watch_end(io[IO_INTERRUPT])
 
@@ -438,33 +446,33 @@ def solve_first_order(addresses, with_args, args, x0, fo, io, x_out, g_out, hist
 
 
 @solver(parallel=True)
-def many_lbfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+def many_lbfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI, next_block):
     many_method(lbfgs_memory_x, lbfgs_init, lbfgs_step, True, True, addresses, with_args, ARGS, X0, fo,
-                io, X, G, F_out, INFO, extra, n_blocks, WF, WI)
+                io, X, G, F_out, INFO, extra, n_blocks, WF, WI, next_block)
 
 
 @solver(parallel=True)
-def many_bfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+def many_bfgs(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI, next_block):
     many_method(bfgs_memory_x, bfgs_init, bfgs_step, True, True, addresses, with_args, ARGS, X0, fo, io,
-                X, G, F_out, INFO, extra, n_blocks, WF, WI)
+                X, G, F_out, INFO, extra, n_blocks, WF, WI, next_block)
 
 
 @solver(parallel=True)
-def many_newton(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+def many_newton(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI, next_block):
     many_method(newton_memory_x, newton_init, newton_step, True, True, addresses, with_args, ARGS, X0,
-                fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI)
+                fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI, next_block)
 
 
 @solver(parallel=True)
-def many_gd(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+def many_gd(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI, next_block):
     many_method(gd_memory_x, gd_init, gd_step, False, True, addresses, with_args, ARGS, X0, fo, io, X, G,
-                F_out, INFO, extra, n_blocks, WF, WI)
+                F_out, INFO, extra, n_blocks, WF, WI, next_block)
 
 
 @solver(parallel=True)
-def many_first_order(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI):
+def many_first_order(addresses, with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI, next_block):
     many_method(first_order_memory_x, first_order_init, first_order_step, False, False, addresses,
-                with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI)
+                with_args, ARGS, X0, fo, io, X, G, F_out, INFO, extra, n_blocks, WF, WI, next_block)
 
 
 #: driver name -> the method's workspace sizes, ``sizes(n, io) -> (floats, ints)``.

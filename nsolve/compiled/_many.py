@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 import warnings
@@ -33,8 +32,10 @@ from nsolve.compiled._dispatch import (
 #: The convergence codes (``success``), as plain ints for the array comparisons.
 _GTOL, _FTOL, _XTOL = int(Status.GTOL), int(Status.FTOL), int(Status.XTOL)
 
-#: Blocks handed out per thread (dynamically, one at a time): balances uneven problems.
-BLOCKS_PER_THREAD = 16
+#: Blocks per thread of a batch.  The threads take them one at a time from a shared counter as
+#: they come free, so a thread held up by slower problems (or by the machine) takes fewer; at
+#: the end a thread waits at most for the last block another one started.
+BLOCKS_PER_THREAD = 64
 #: ``extra`` of a BFGS batch: no inverse-Hessian output per problem (never written).
 _NO_HESS_INV = np.empty((0, 0))
 
@@ -233,8 +234,7 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
         return _finish(X, F, G, INFO, n)
     many = _entry_points()[DRIVERS[spec.name]][1]
     n_blocks = min(K, n_threads * BLOCKS_PER_THREAD)
-    # Numba's thread-count and chunk-size setters cost microseconds each: skipped when they
-    # would change nothing (a small batch on the default thread count)
+    # Numba's thread-count setter costs microseconds: skipped when it would change nothing
     previous = numba.get_num_threads()
     if n_threads != previous:
         numba.set_num_threads(n_threads)
@@ -243,9 +243,11 @@ def _compiled(f, grad, hess, X0, A, spec, method_opts, search, rules, n_threads)
         # Numba keeps below get_num_threads()), allocated here so that a user's function
         # raising inside the batch leaves nothing behind
         WF, WI = _driver().workspaces(DRIVERS[spec.name], n, io, numba.get_num_threads())
-        with parallel_region(), numba.parallel_chunksize(1) if n_blocks > 1 else contextlib.nullcontext():
+        next_block = np.zeros(1, dtype=np.int64)  # the blocks' queue (see many_method)
+        with parallel_region():
             # (Ctrl-C stops every problem within an iteration)
-            _interrupt.run(many, addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks, WF, WI)
+            _interrupt.run(many, addresses, with_args, ARGS, X0, fo, io, X, G, F, INFO, extra, n_blocks, WF, WI,
+                           next_block)
     except SystemError as exc:
         # an exception raised by the user's function in a worker thread arrives wrapped
         if exc.__cause__ is not None:

@@ -36,3 +36,23 @@ def unmanaged(typingctx, arr):
         return out._getvalue()
 
     return sig, codegen
+
+
+@intrinsic
+def fetch_add(typingctx, counters, index, value):
+    """Add ``value`` to ``counters[index]`` atomically (one ``atomicrmw add``, sequentially
+    consistent); returns the value before the addition.  ``counters`` is an int64 array
+    that every thread of a parallel region shares, such as a work queue's next item."""
+    if not (isinstance(counters, types.Array) and counters.dtype == types.int64 and counters.ndim == 1
+            and isinstance(index, types.Integer) and isinstance(value, types.Integer)):
+        return None
+    sig = types.int64(counters, index, value)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(counters)(context, builder, value=args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        v = context.cast(builder, args[2], signature.args[2], types.int64)
+        ptr = cgutils.get_item_pointer(context, builder, counters, ary, [i])
+        return builder.atomic_rmw("add", ptr, v, "seq_cst")
+
+    return sig, codegen
