@@ -8,7 +8,9 @@ with no evaluation after the one that raised.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import subprocess
 import sys
 import threading
@@ -309,6 +311,40 @@ def test_precompile_reports_each_driver_and_rejects_unknown_methods():
     assert set(done) == {"lbfgs", "lbfgs (many)"} and many_lbfgs.overloads
     with pytest.raises(ValueError, match="no compiled solver for method"):
         nsolve.precompile(["newton-cg"])
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, "2", True, None])
+def test_precompile_rejects_a_bad_jobs_count(jobs):
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        nsolve.precompile(["lbfgs"], jobs=jobs)
+
+
+def test_precompile_in_separate_processes_fills_the_cache_this_process_loads(tmp_path):
+    """``jobs=2`` with an empty cache: two other processes compile the adaptive first-order
+    solvers (``minimize`` and ``minimize_many``), and this process only loads them.
+
+    Run in a fresh interpreter with its own empty ``NUMBA_CACHE_DIR``: the dispatchers'
+    statistics there show cache hits and no cache misses, that is nothing compiled in that
+    process (a miss is a compile), and each driver's time comes from its own process."""
+    code = (
+        "import json, nsolve\n"
+        "from nsolve.compiled._driver import solve_first_order, many_first_order\n"
+        "done = nsolve.precompile(['adam'], jobs=2)\n"
+        "stats = {d.__name__: (sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values()))\n"
+        "         for d in (solve_first_order, many_first_order)}\n"
+        "again = nsolve.precompile(['adam'], jobs=2)\n"
+        "print(json.dumps({'done': done, 'stats': stats, 'again': again}))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900,
+                         check=True)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(data["done"]) == {"first_order", "first_order (many)"}
+    for name, (hits, misses) in data["stats"].items():
+        assert hits >= 1 and misses == 0, (name, hits, misses)
+    # everything cached now: the minimize solver is loaded here and gets no process
+    assert set(data["again"]) == {"first_order", "first_order (many)"}
+    assert any(p.name.startswith("_driver.many_first_order") for p in tmp_path.rglob("*.nbi"))
 
 
 def test_a_fresh_process_solves_once_interpreted_then_loads_the_cached_solver():

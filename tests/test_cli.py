@@ -153,8 +153,10 @@ def test_precompile_without_names_compiles_every_solver(monkeypatch, capsys):
 
     seen = []
     monkeypatch.setattr(_bridge, "precompile",
-                        lambda methods=None, many=True, verbose=False: seen.append((methods, many)) or {})
+                        lambda methods=None, many=True, verbose=False, jobs=1: seen.append((methods, many, jobs)) or {})
     assert cli.main(["precompile"]) == 0
     assert cli.main(["precompile", "--no-many", "bfgs"]) == 0
-    assert seen == [(None, True), (["bfgs"], False)]  # None: every method with a compiled solver
+    assert cli.main(["precompile", "--jobs", "3", "lbfgs"]) == 0
+    # None: every method with a compiled solver
+    assert seen == [(None, True, 1), (["bfgs"], False, 1), (["lbfgs"], True, 3)]
     assert set(_dispatch.COMPILED_METHODS) >= {"bfgs", "lbfgs", "newton"}

@@ -52,12 +52,18 @@ from __future__ import annotations
 import ctypes
 import math
 import operator
+import os
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
 
 import numba
 import numpy as np
 from numba import typeof
 
+from nsolve._jit import cacheable
 from nsolve._validation import FLOAT64
 from nsolve.compiled import _interrupt
 from nsolve.compiled._evaluator import (
@@ -383,13 +389,13 @@ def minimize_bridged(spec, method_opts, search, rules, obj, x, *, history=False)
 
 
 # ------------------------------------------------------------------ compiling ahead
-def precompile(methods=None, *, many: bool = True, verbose: bool = False) -> dict[str, float]:
+def precompile(methods=None, *, many: bool = True, verbose: bool = False, jobs: int = 1) -> dict[str, float]:
     """Compile (or load from Numba's on-disk cache) the compiled solvers, once per machine.
 
     Python objectives run on the compiled solvers only once these exist (see
     ``docs/compiled.md``); compiling one takes tens of seconds, loading it from the cache
     about a tenth of a second.  With ``many`` (the default) the parallel solvers of
-    :func:`~nsolve.compiled.minimize_many` are compiled too (about half a minute each).
+    :func:`~nsolve.compiled.minimize_many` are compiled too (about a minute each).
 
     Parameters
     ----------
@@ -399,13 +405,20 @@ def precompile(methods=None, *, many: bool = True, verbose: bool = False) -> dic
         Also compile the ``minimize_many`` solvers.
     verbose : bool
         Print each solver's time.
+    jobs : int
+        Processes compiling at once (default 1: this one, solver after solver).  Compiling
+        a solver keeps one core busy; with ``jobs > 1`` the solvers missing from the cache
+        are compiled by up to ``jobs`` fresh Python processes at a time, each writing
+        Numba's on-disk cache, and this process then loads them all from it.  Each process
+        takes about 400 MB of memory while it compiles.  Without an on-disk cache (a
+        read-only install and no ``NUMBA_CACHE_DIR``) everything is compiled here.
 
     Returns
     -------
     dict
-        Seconds spent per compiled driver (``"<driver>"``, and ``"<driver> (many)"``); empty
-        when Numba's JIT is disabled (``NUMBA_DISABLE_JIT=1``: nothing to compile, every run
-        is interpreted).
+        Seconds per compiled driver (``"<driver>"``, and ``"<driver> (many)"``): the time
+        that compiled or loaded it, in whichever process did; empty when Numba's JIT is
+        disabled (``NUMBA_DISABLE_JIT=1``: nothing to compile, every run is interpreted).
     """
     D = _dispatch()
     names = D.COMPILED_METHODS if methods is None else tuple(methods)
@@ -413,31 +426,93 @@ def precompile(methods=None, *, many: bool = True, verbose: bool = False) -> dic
     if unknown:
         raise ValueError(f"no compiled solver for method(s) {unknown}; methods with one: "
                          f"{', '.join(D.COMPILED_METHODS)}")
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer (processes compiling at once), got {jobs!r}")
     if numba.config.DISABLE_JIT:
         if verbose:
             print("Numba's JIT is disabled (NUMBA_DISABLE_JIT): nothing to compile", flush=True)
         return {}
     argtypes = tuple(typeof(a) for a in _representative_call())
-    done: dict[str, float] = {}
+    drivers: dict[str, str] = {}  # driver -> the first method named that uses it
     for name in names:
-        driver = D.DRIVERS[name]
-        if driver in done:
-            continue
+        drivers.setdefault(D.DRIVERS[name], name)
+    done: dict[str, float] = {}
+    if jobs > 1 and cacheable():
+        done.update(_compile_in_processes(drivers, argtypes, many, int(jobs), verbose))
+    for driver, name in drivers.items():
         t = time.perf_counter()
         entry = _entry(name)
         if not _load_cached(entry, argtypes):
             entry.compile(argtypes)
-        done[driver] = time.perf_counter() - t
-        if verbose:
-            print(f"{driver:18s} {done[driver]:8.2f} s", flush=True)
+        if driver not in done:
+            done[driver] = time.perf_counter() - t
+            if verbose:
+                print(f"{driver:18s} {done[driver]:8.2f} s", flush=True)
         if many:
             t = time.perf_counter()
             _run_many_once(name)
             key = f"{driver} (many)"
-            done[key] = time.perf_counter() - t
-            if verbose:
-                print(f"{key:18s} {done[key]:8.2f} s", flush=True)
+            if key not in done:
+                done[key] = time.perf_counter() - t
+                if verbose:
+                    print(f"{key:18s} {done[key]:8.2f} s", flush=True)
     return done
+
+
+def _compile_in_processes(drivers: dict, argtypes: tuple, many: bool, jobs: int, verbose: bool) -> dict[str, float]:
+    """Compile the solvers of ``drivers`` (driver -> method) that the cache lacks in up to
+    ``jobs`` fresh processes at a time (:func:`compile_task`); returns each one's seconds.
+
+    Separate interpreters (``python -c``), not :mod:`multiprocessing`: nothing of the
+    caller's ``__main__`` is imported again.  A ``minimize`` solver already in the cache is
+    loaded here and gets no process; a batch solver always gets one (it is checked by a
+    run, which loads it in about a second when it is cached).  Fewer than two tasks:
+    nothing to share out, the caller compiles."""
+    tasks = [(name, True) for name in drivers.values()] if many else []  # the longer ones first
+    tasks += [(name, False) for name in drivers.values() if not _load_cached(_entry(name), argtypes)]
+    if len(tasks) < 2:
+        return {}
+    D = _dispatch()
+    package_parent = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+    code = ("import sys\nfrom nsolve.compiled._bridge import compile_task\n"
+            "print(compile_task(sys.argv[1], sys.argv[2] == 'many'))")
+
+    def run(task):
+        name, is_many = task
+        proc = subprocess.run([sys.executable, "-c", code, name, "many" if is_many else "single"], env=env,
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+            raise RuntimeError(f"compiling the {name!r} solver{' (many)' if is_many else ''} in a separate "
+                               f"process failed (exit code {proc.returncode}):\n{tail}")
+        return float(proc.stdout.strip().splitlines()[-1])
+
+    out: dict[str, float] = {}
+    with ThreadPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+        futures = {pool.submit(run, task): task for task in tasks}
+        for fut in as_completed(futures):
+            name, is_many = futures[fut]
+            key = D.DRIVERS[name] + (" (many)" if is_many else "")
+            out[key] = fut.result()
+            if verbose:
+                print(f"{key:18s} {out[key]:8.2f} s (separate process)", flush=True)
+    return out
+
+
+def compile_task(name: str, is_many: bool) -> float:
+    """Compile (or load) one solver of method ``name``, the batch one when ``is_many``;
+    returns the seconds it took.  What each process of ``precompile(jobs=...)`` runs."""
+    t = time.perf_counter()
+    if is_many:
+        _run_many_once(name)
+    else:
+        entry = _entry(name)
+        argtypes = tuple(typeof(a) for a in _representative_call())
+        if not _load_cached(entry, argtypes):
+            entry.compile(argtypes)
+    return time.perf_counter() - t
 
 
 def _run_many_once(name: str) -> None:
