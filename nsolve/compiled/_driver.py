@@ -532,7 +532,7 @@ def workspaces(driver: str, n: int, io: np.ndarray, threads: int) -> tuple[np.nd
     and rows packed end to end put one thread's end in the same cache line as the next
     thread's start, which the two cores then pass back and forth.  Measured on 10^5 2-D
     Rosenbrock problems on two threads, packed against padded rows alternating in one
-    process: BFGS 1.13x, L-BFGS 1.38x the time."""
+    process: BFGS 1.34x, L-BFGS 1.43x the time."""
     nf, ni = _workspace_sizes(driver, n, io)
     return _thread_rows(nf, threads, np.float64), _thread_rows(ni, threads, np.int64)
 
