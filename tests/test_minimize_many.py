@@ -218,8 +218,14 @@ def test_each_problem_has_its_own_status():
     assert res.status[1] == Status.NOT_FINITE
     np.testing.assert_array_equal(res.x[1], X0[1])
     assert res.status[2] == Status.MAXITER and res.nit[2] == 50
+    # the batch's message counts the problems per stop reason, from the statuses themselves
+    counts = {Status(c).name: int((res.status == c).sum()) for c in np.unique(res.status)}
+    assert res.message == (f"{res.n_success} of 3 problems converged ("
+                           + ", ".join(f"{name} {k}" for name, k in counts.items()) + ")")
+    assert "NOT_FINITE 1" in res.message and "MAXITER" in res.message
     ok = nsolve.minimize_many(log_barrier, log_barrier_grad, X0[[0]], args=A[[0]])
     assert ok.status[0] == Status.GTOL
+    assert ok.message == "1 of 1 problems converged (GTOL 1)"
     # f' = 1/(1 - x) + 2x = 0  <=>  2x^2 - 2x - 1 = 0: the root below 1 is x = (1 - sqrt 3) / 2
     np.testing.assert_allclose(ok.x[0, 0], (1.0 - np.sqrt(3.0)) / 2.0, atol=1e-6)
 

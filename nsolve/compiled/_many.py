@@ -168,9 +168,11 @@ def minimize_many(
     OptimizeResult
         Arrays over the problems: ``x`` (K, n), ``fun`` (K,), ``jac`` (K, n), ``nit``,
         ``nfev``, ``njev``, ``nhev``, ``status`` (:class:`nsolve.Status` codes) and
-        ``success`` (K,); plus ``method``, ``n_success`` and ``elapsed`` (seconds).  A
-        problem whose f or gradient is not finite at its start gets status ``NOT_FINITE``
-        (its start returned) instead of an error.
+        ``success`` (K,); plus ``method``, ``n_success``, ``elapsed`` (seconds) and
+        ``message``, one line for the batch: how many problems converged and how many
+        stopped for each reason (``nsolve.Status(res.status[k]).name`` names problem
+        ``k``'s).  A problem whose f or gradient is not finite at its start gets status
+        ``NOT_FINITE`` (its start returned) instead of an error.
 
     Examples
     --------
@@ -205,13 +207,23 @@ def minimize_many(
     return out
 
 
+def batch_message(status: np.ndarray) -> str:
+    """One line for a batch: the problems that converged, then the count per stop reason
+    (:class:`nsolve.Status` names, in code order), e.g. ``"9,998 of 10,000 problems
+    converged (GTOL 9,990, FTOL 8, MAXITER 2)"``."""
+    codes, counts = np.unique(status, return_counts=True)
+    ok = sum(int(k) for c, k in zip(codes, counts, strict=True) if c in (_GTOL, _FTOL, _XTOL))
+    by_reason = ", ".join(f"{Status(int(c)).name} {int(k):,}" for c, k in zip(codes, counts, strict=True))
+    return f"{ok:,} of {status.shape[0]:,} problems converged ({by_reason})"
+
+
 def _result(X, F, G, INFO) -> OptimizeResult:
     status = INFO[:, L.INFO_STATUS].copy()
     success = (status == _GTOL) | (status == _FTOL) | (status == _XTOL)
     return OptimizeResult(
         x=X, fun=F, jac=G, nit=INFO[:, L.INFO_NIT].copy(), nfev=INFO[:, L.INFO_NFEV].copy(),
         njev=INFO[:, L.INFO_NJEV].copy(), nhev=INFO[:, L.INFO_NHEV].copy(), status=status, success=success,
-        n_success=int(success.sum()),
+        n_success=int(success.sum()), message=batch_message(status),
     )
 
 
