@@ -213,7 +213,8 @@ def batch_message(status: np.ndarray) -> str:
     converged (GTOL 9,990, FTOL 8, MAXITER 2)"``."""
     codes, counts = np.unique(status, return_counts=True)
     ok = sum(int(k) for c, k in zip(codes, counts, strict=True) if c in (_GTOL, _FTOL, _XTOL))
-    by_reason = ", ".join(f"{Status(int(c)).name} {int(k):,}" for c, k in zip(codes, counts, strict=True))
+    names = {int(s): s.name for s in Status}  # a code outside Status (none is expected): its number
+    by_reason = ", ".join(f"{names.get(c, c)} {int(k):,}" for c, k in zip(codes.tolist(), counts, strict=True))
     return f"{ok:,} of {status.shape[0]:,} problems converged ({by_reason})"
 
 
