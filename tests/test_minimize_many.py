@@ -230,6 +230,15 @@ def test_each_problem_has_its_own_status():
     np.testing.assert_allclose(ok.x[0, 0], (1.0 - np.sqrt(3.0)) / 2.0, atol=1e-6)
 
 
+def test_the_batch_message_counts_statuses_and_never_fails():
+    from nsolve.compiled._many import batch_message
+
+    status = np.array([0] * 9990 + [1] * 8 + [3] * 2)
+    assert batch_message(status) == "9,998 of 10,000 problems converged (GTOL 9,990, FTOL 8, MAXITER 2)"
+    # a code outside nsolve.Status (a bug elsewhere) is shown, not raised: the results survive
+    assert batch_message(np.array([0, -7, 8])) == "1 of 3 problems converged (-7 1, GTOL 1, NOT_FINITE 1)"
+
+
 @numba.njit(cache=True)
 def nan_regions(x):
     """(x0 - 1)^2 + x1^2, NaN for x0 > 5."""
