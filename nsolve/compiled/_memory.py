@@ -7,6 +7,9 @@ the caller, allocated once in Python (``nsolve.compiled._driver.workspace``), an
 *unmanaged* views of them (:func:`unmanaged`: no meminfo, so nothing to count) everywhere.
 An unmanaged view also takes no reference that an exception unwinding the compiled code
 could leave behind.
+
+:func:`fetch_add` is the one memory operation the threads of a batch share: the atomic
+counter from which they take their blocks of problems (``_driver.many_method``).
 """
 
 from __future__ import annotations
