@@ -7,8 +7,10 @@ from nsolve._kernels.finite_diff import fd_steps_into
 from nsolve._kernels.newton import newton_direction_into
 from nsolve._kernels.quasi_newton import (
     ALIGN_SLACK,
+    BFGS_SMALL_N,
     LBFGS_BLOCK,
     LBFGS_GRAM_MIN,
+    _bfgs_update_large,
     aligned_square,
     bfgs_update_direction_inplace,
     lbfgs_free_row,
@@ -105,7 +107,7 @@ def test_bfgs_update_values_do_not_depend_on_alignment(n):
         np.testing.assert_array_equal(dk, outs[0][1])
 
 
-@pytest.mark.parametrize("n", [1, 2, 5, 30])
+@pytest.mark.parametrize("n", [1, 2, 5, BFGS_SMALL_N, BFGS_SMALL_N + 1, 30])
 def test_bfgs_update_matches_dense_formula(n):
     rng = np.random.default_rng(n)
     H = random_spd(rng, n)
@@ -126,11 +128,11 @@ def test_bfgs_update_matches_dense_formula(n):
     np.testing.assert_allclose(Hk @ (g_new - g), x_new - x, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [6, BFGS_SMALL_N + 3])
 @pytest.mark.parametrize("rule", [1, 2])
-def test_bfgs_first_update_scales_identity(rule):
+def test_bfgs_first_update_scales_identity(rule, n):
     """Rule 1: gamma = s's / s'y (long Barzilai-Borwein step); rule 2: s'y / y'y (N&W eq. 6.20)."""
     rng = np.random.default_rng(3)
-    n = 6
     A = random_spd(rng, n)
     x, g = rng.standard_normal(n), rng.standard_normal(n)
     s = rng.standard_normal(n)
@@ -146,16 +148,37 @@ def test_bfgs_first_update_scales_identity(rule):
     np.testing.assert_allclose(d, -expected @ g_new, rtol=1e-9, atol=1e-12)
 
 
-def test_bfgs_update_skipped_on_bad_curvature():
-    n = 4
+@pytest.mark.parametrize("n", [4, BFGS_SMALL_N + 4])
+def test_bfgs_update_skipped_on_bad_curvature(n):
     H = np.eye(n) * 2.0
     x, g = np.zeros(n), np.ones(n)
-    x_new, g_new = np.ones(n), np.zeros(n)  # s'y = -4 < 0
+    x_new, g_new = np.ones(n), np.zeros(n)  # s'y = -n < 0
     d = -H @ g
     H0 = H.copy()
     assert not bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, *np.empty((4, n)), 0, 1e-10)
     np.testing.assert_array_equal(H, H0)
     np.testing.assert_allclose(d, -H0 @ g_new)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, BFGS_SMALL_N])
+@pytest.mark.parametrize("rule", [0, 2])
+def test_small_bfgs_update_agrees_with_the_vectorised_passes(n, rule):
+    """Up to ``BFGS_SMALL_N`` the update runs plain loops; the vectorised passes used above it
+    compute the same formulas: the two agree to rounding on the same input (upper triangle
+    and direction)."""
+    rng = np.random.default_rng(10 * n + rule)
+    H0 = np.eye(n) if rule else random_spd(rng, n)
+    x, g = rng.standard_normal(n), rng.standard_normal(n)
+    s = 0.1 * rng.standard_normal(n)
+    x_new, g_new = x + s, g + random_spd(rng, n) @ s
+    outs = []
+    for update in (bfgs_update_direction_inplace, _bfgs_update_large):
+        H = H0.copy()
+        d = -H0 @ g
+        assert update(H, x, x_new, g, g_new, d, *np.empty((4, n)), rule, 1e-10)
+        outs.append((np.triu(H), d))
+    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-13, atol=1e-15)
 
 
 def test_bfgs_rejected_first_pair_does_not_scale_the_identity():

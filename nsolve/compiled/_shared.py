@@ -39,7 +39,9 @@ SHARED = (
 #: dozens of scalar arguments.  Measured on 10^5 2-D Rosenbrock solves (``minimize_many``,
 #: one thread, the same iterates): 6.5 -> 5.6 us per BFGS solve, 8.5 -> 7.4 us per L-BFGS
 #: solve; a cold compile of a solver takes about 1.4 s longer (17.0 -> 18.3 s for BFGS).
-INLINED = (strong_wolfe,)
+#: ``needs_reset`` (one dot product) for the same reason: called out of line, passing its two
+#: arrays cost about 3% of a 2-D BFGS solve.
+INLINED = (strong_wolfe, _quasi_newton.needs_reset)
 
 for _fn in SHARED:
     if _fn in INLINED:
