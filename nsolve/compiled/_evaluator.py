@@ -2,8 +2,9 @@ r"""The compiled counterpart of :class:`nsolve._objective.Objective`.
 
 An evaluator is a small value (a Numba struct, copied not reference-counted) holding the
 user's f, gradient and Hessian as first-class function values
-(:mod:`nsolve.compiled._functions`), the per-problem ``args`` vector, and unmanaged views
-(:mod:`nsolve.compiled._memory`) of its mutable storage: the counters and the last point.
+(:mod:`nsolve.compiled._functions`), the per-problem ``args`` vector (an unmanaged view), and
+pointers to its mutable storage, the counters and the last point
+(:func:`nsolve.compiled._memory.data_pointer`: no reference counting).
 In compiled code it is *callable* with the protocol of the line searches, so
 :func:`nsolve.linesearch.strong_wolfe` and the others compile unchanged with
 ``fun = fg = evaluator``:
@@ -46,7 +47,6 @@ from numba.extending import (
 )
 
 from nsolve._kernels.finite_diff import fd_hessian_symmetrize_inplace, fd_steps_into
-from nsolve._kernels.vector import copy_into
 from nsolve.compiled._cache import inner
 from nsolve.compiled._functions import (
     VEC,
@@ -58,6 +58,7 @@ from nsolve.compiled._functions import (
     make_hess,
     make_hess_args,
 )
+from nsolve.compiled._memory import data_pointer
 
 #: Slots of the evaluator's int64 storage.
 WITH_ARGS = 0
@@ -108,7 +109,16 @@ class EvaluatorType(types.Type):
 
 EVALUATOR = EvaluatorType()
 
-_MEMBERS = [("args", VEC), ("last_x", VEC), ("ints", types.int64[::1]), ("last_f", VEC)]
+#: ``args`` is an array (the user's functions take it); the evaluator's own storage is held as
+#: pointers (:func:`~nsolve.compiled._memory.data_pointer`): it is read at every evaluation,
+#: and a pointer member costs no reference counting where an array member costs two calls
+#: per read.
+_MEMBERS = [
+    ("args", VEC),
+    ("last_x", types.CPointer(types.float64)),
+    ("ints", types.CPointer(types.int64)),
+    ("last_f", types.CPointer(types.float64)),
+]
 
 
 @register_model(EvaluatorType)
@@ -157,7 +167,7 @@ def new_evaluator(addresses, with_args, args, ints, last_x, last_f):
     for k in range(ADDRESS_SLOTS):
         ints[ADDR_F + k] = addresses[k]
     last_f[0] = 0.0
-    return _pack(args, last_x, ints, last_f)
+    return _pack(args, data_pointer(last_x), data_pointer(ints), data_pointer(last_f))
 
 
 @inner
@@ -368,7 +378,9 @@ def _same_point(a, b):
 
 
 def _fun(ev, x):
-    copy_into(ev.last_x, x)
+    last_x = ev.last_x
+    for i in range(x.shape[0]):
+        last_x[i] = x[i]
     val = call_f(ev, x)
     ev.last_f[0] = val
     ev.ints[HAS_LAST] = 1

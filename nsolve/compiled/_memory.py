@@ -4,7 +4,9 @@ Numba counts references of every array it passes around with atomic instructions
 solver loop that calls the objective, a line search and several kernels per iteration those
 atomics cost more than the arithmetic.  The solvers therefore take all their buffers from
 the caller, allocated once in Python (``nsolve.compiled._driver.workspace``), and pass
-*unmanaged* views of them (:func:`unmanaged`: no meminfo, so nothing to count) everywhere.
+*unmanaged* views of them (:func:`unmanaged`: no meminfo, so nothing to count) everywhere,
+and the storage read most often (the evaluator's counters) as plain pointers
+(:func:`data_pointer`), which skip even the calls.
 An unmanaged view also takes no reference that an exception unwinding the compiled code
 could leave behind.
 
@@ -37,6 +39,25 @@ def unmanaged(typingctx, arr):
         out.shape = src.shape
         out.strides = src.strides
         return out._getvalue()
+
+    return sig, codegen
+
+
+@intrinsic
+def data_pointer(typingctx, arr):
+    """The address of ``arr``'s first element as a typed pointer (``CPointer(dtype)``).
+
+    A pointer is indexed like a 1-D array (``p[i]``, ``p[i] = v``) but is not an array: it
+    carries no meminfo, so Numba emits no reference counting wherever it is copied, passed
+    or read from a struct (an unmanaged view still costs a call to ``NRT_incref`` and one to
+    ``NRT_decref``, which return at once, each time).  The caller keeps ``arr`` alive and
+    stays within its bounds."""
+    if not (isinstance(arr, types.Array) and arr.layout == "C"):
+        return None
+    sig = types.CPointer(arr.dtype)(arr)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(arr)(context, builder, value=args[0]).data
 
     return sig, codegen
 

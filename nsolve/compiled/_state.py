@@ -1,8 +1,10 @@
 """The compiled iterate: the state every compiled method shares.
 
-An :class:`Iterate` is a named tuple of unmanaged buffers (:mod:`nsolve.compiled._memory`),
-so passing it costs no reference counting.  Its mutable scalars live in two small arrays:
-``sc = [f, f_prev]`` and ``ic = [parity, fresh, t, spent]``.  The current point and the trial point
+An :class:`Iterate` is a named tuple of unmanaged buffers (:mod:`nsolve.compiled._memory`).
+Its mutable scalars live in two small buffers held as pointers
+(:func:`~nsolve.compiled._memory.data_pointer`, indexed like arrays but never reference
+counted: they are read several times per iteration): ``sc = [f, f_prev]`` and
+``ic = [parity, fresh, t, spent]``.  The current point and the trial point
 are the two rows of ``X`` (and of ``G`` for their gradients); accepting a step flips
 ``parity`` instead of copying, as the interpreted ``accept_step`` swaps its buffers.
 ``f_prev`` is NaN until the first accepted step (the interpreted state's ``None``).
@@ -20,7 +22,7 @@ import numpy as np
 from nsolve._kernels.vector import step_stats
 from nsolve._status import CONTINUE
 from nsolve.compiled._cache import inner
-from nsolve.compiled._memory import unmanaged
+from nsolve.compiled._memory import data_pointer, unmanaged
 
 Iterate = namedtuple("Iterate", ["X", "G", "d", "best_x", "best_g", "x_before", "sc", "ic"])
 
@@ -46,7 +48,7 @@ def new_iterate(n, owners):
     X = w[0 : 2 * n].reshape((2, n))
     G = w[2 * n : 4 * n].reshape((2, n))
     return Iterate(X, G, w[4 * n : 5 * n], w[5 * n : 6 * n], w[6 * n : 7 * n], w[7 * n : 8 * n],
-                   w[8 * n : 8 * n + 2], unmanaged(owners[1]))
+                   data_pointer(w[8 * n : 8 * n + 2]), data_pointer(owners[1]))
 
 
 @inner(inline=True)
