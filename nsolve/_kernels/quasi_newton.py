@@ -141,14 +141,15 @@ def bfgs_update_direction_inplace(H, x, x_new, g, g_new, d, s, y, Hg, Hy, h0_rul
     return _bfgs_update_large(H, x, x_new, g, g_new, d, s, y, Hg, Hy, h0_rule, curvature_eps)
 
 
+# The pieces both forms share, inlined into each at Numba's IR level, so that each compiles
+# them with its own options (the vectorised form's reductions with ``reassoc``).
 @kernel(inline="always")
-def _bfgs_update_small(H, x, x_new, g, g_new, d, s, y, Hg, Hy, h0_rule, curvature_eps):
-    """:func:`bfgs_update_direction_inplace` in plain loops, for small ``n`` (inlined)."""
-    n = H.shape[0]
+def _bfgs_pair_into(x, x_new, g, g_new, s, y):
+    """``s = x_new - x``, ``y = g_new - g``; returns :math:`(s^T y, y^T y, s^T s)`."""
     sy = 0.0
     yy = 0.0
     ss = 0.0
-    for i in range(n):
+    for i in range(x.shape[0]):
         si = x_new[i] - x[i]
         yi = g_new[i] - g[i]
         s[i] = si
@@ -156,45 +157,93 @@ def _bfgs_update_small(H, x, x_new, g, g_new, d, s, y, Hg, Hy, h0_rule, curvatur
         sy += si * yi
         yy += yi * yi
         ss += si * si
-    if h0_rule != 0:
-        if not (sy > curvature_eps * np.sqrt(ss * yy)):
-            for i in range(n):
-                d[i] = -g_new[i]
-            return False
-        gamma = ss / sy if h0_rule == 1 else sy / yy
-        for i in range(n):
-            H[i, i] = gamma
-            Hg[i] = gamma * g_new[i]
-            Hy[i] = gamma * y[i]
-    else:
-        for i in range(n):  # H g_new from the upper triangle
-            acc = 0.0
-            for j in range(i):
-                acc += H[j, i] * g_new[j]
-            for j in range(i, n):
-                acc += H[i, j] * g_new[j]
-            Hg[i] = acc
-            Hy[i] = acc + d[i]
+    return sy, yy, ss
+
+
+@kernel(inline="always")
+def _bfgs_scaled_start(H, g_new, y, d, Hg, Hy, h0_rule, sy, yy, ss, curvature_eps):
+    """Take :math:`H_k = \\gamma I` (``h0_rule`` 1 or 2) and set ``Hg``, ``Hy``; False, with
+    ``d = -g_new``, when the curvature guard rejects the pair."""
+    n = g_new.shape[0]
     if not (sy > curvature_eps * np.sqrt(ss * yy)):
+        # a rejected pair does not scale H either: it stays the identity, d = -g
         for i in range(n):
-            d[i] = -Hg[i]
+            d[i] = -g_new[i]
         return False
+    gamma = ss / sy if h0_rule == 1 else sy / yy  # (the guard makes sy, ss and yy > 0)
+    for i in range(n):
+        H[i, i] = gamma
+        Hg[i] = gamma * g_new[i]
+        Hy[i] = gamma * y[i]
+    return True
+
+
+@kernel(inline="always")
+def _bfgs_coefficients(s, y, g_new, Hy, sy):
+    """:math:`\\rho = 1/s^T y`, :math:`a = \\rho (1 + \\rho\\, y^T H_k y)`, :math:`s^T g_{k+1}`
+    and :math:`(H_k y)^T g_{k+1}`."""
     rho = 1.0 / sy
     yHy = 0.0
     sg = 0.0
     Hyg = 0.0
-    for i in range(n):
+    for i in range(s.shape[0]):
         yHy += y[i] * Hy[i]
         sg += s[i] * g_new[i]
         Hyg += Hy[i] * g_new[i]
-    a = rho * (1.0 + rho * yHy)
+    return rho, rho * (1.0 + rho * yHy), sg, Hyg
+
+
+@kernel(inline="always")
+def _bfgs_next_direction(d, Hg, s, Hy, rho, a, sg, Hyg):
+    """:math:`d = -H_{k+1} g_{k+1}` from :math:`H_k g_{k+1}` and the rank-two terms."""
+    for i in range(d.shape[0]):
+        d[i] = -(Hg[i] - rho * (s[i] * Hyg + Hy[i] * sg) + a * s[i] * sg)
+
+
+@kernel(inline="always")
+def _upper_matvec_small(out, H, v):
+    """``out = H v`` from the upper triangle of ``H``, in plain loops (small ``n``)."""
+    n = H.shape[0]
     for i in range(n):
+        acc = 0.0
+        for j in range(i):
+            acc += H[j, i] * v[j]
+        for j in range(i, n):
+            acc += H[i, j] * v[j]
+        out[i] = acc
+
+
+@kernel(inline="always")
+def _bfgs_start(matvec, H, g_new, y, d, Hg, Hy, h0_rule, sy, yy, ss, curvature_eps):
+    """``Hg`` = :math:`H_k g_{k+1}` and ``Hy`` = :math:`H_k y` (``matvec`` forms the first;
+    :math:`H_k = \\gamma I` when ``h0_rule`` is not 0).  False, with ``d`` the unchanged
+    matrix's direction, when the curvature guard rejects the pair."""
+    if h0_rule != 0:
+        return _bfgs_scaled_start(H, g_new, y, d, Hg, Hy, h0_rule, sy, yy, ss, curvature_eps)
+    matvec(Hg, H, g_new)
+    n = g_new.shape[0]
+    for i in range(n):
+        Hy[i] = Hg[i] + d[i]
+    if not (sy > curvature_eps * np.sqrt(ss * yy)):
+        for i in range(n):
+            d[i] = -Hg[i]
+        return False
+    return True
+
+
+@kernel(inline="always")
+def _bfgs_update_small(H, x, x_new, g, g_new, d, s, y, Hg, Hy, h0_rule, curvature_eps):
+    """:func:`bfgs_update_direction_inplace` in plain loops, for small ``n`` (inlined)."""
+    sy, yy, ss = _bfgs_pair_into(x, x_new, g, g_new, s, y)
+    if not _bfgs_start(_upper_matvec_small, H, g_new, y, d, Hg, Hy, h0_rule, sy, yy, ss, curvature_eps):
+        return False
+    rho, a, sg, Hyg = _bfgs_coefficients(s, y, g_new, Hy, sy)
+    for i in range(H.shape[0]):
         c = a * s[i] - rho * Hy[i]
         e = rho * s[i]
-        for j in range(i, n):
+        for j in range(i, H.shape[0]):
             H[i, j] += c * s[j] - e * Hy[j]
-    for i in range(n):
-        d[i] = -(Hg[i] - rho * (s[i] * Hyg + Hy[i] * sg) + a * s[i] * sg)
+    _bfgs_next_direction(d, Hg, s, Hy, rho, a, sg, Hyg)
     return True
 
 
@@ -202,45 +251,10 @@ def _bfgs_update_small(H, x, x_new, g, g_new, d, s, y, Hg, Hy, h0_rule, curvatur
 def _bfgs_update_large(H, x, x_new, g, g_new, d, s, y, Hg, Hy, h0_rule, curvature_eps):
     """:func:`bfgs_update_direction_inplace` in vectorised passes, for larger ``n``."""
     n = H.shape[0]
-    sy = 0.0
-    yy = 0.0
-    ss = 0.0
-    for i in range(n):
-        si = x_new[i] - x[i]
-        yi = g_new[i] - g[i]
-        s[i] = si
-        y[i] = yi
-        sy += si * yi
-        yy += yi * yi
-        ss += si * si
-    if h0_rule != 0:
-        if not (sy > curvature_eps * np.sqrt(ss * yy)):
-            # a rejected pair does not scale H either: it stays the identity, d = -g
-            for i in range(n):
-                d[i] = -g_new[i]
-            return False
-        gamma = ss / sy if h0_rule == 1 else sy / yy  # (the guard makes sy, ss and yy > 0)
-        for i in range(n):
-            H[i, i] = gamma
-            Hg[i] = gamma * g_new[i]
-            Hy[i] = gamma * y[i]
-    else:
-        symmetric_upper_matvec_into(Hg, H, g_new)
-        for i in range(n):
-            Hy[i] = Hg[i] + d[i]
-    if not (sy > curvature_eps * np.sqrt(ss * yy)):
-        for i in range(n):
-            d[i] = -Hg[i]
+    sy, yy, ss = _bfgs_pair_into(x, x_new, g, g_new, s, y)
+    if not _bfgs_start(symmetric_upper_matvec_into, H, g_new, y, d, Hg, Hy, h0_rule, sy, yy, ss, curvature_eps):
         return False
-    rho = 1.0 / sy
-    yHy = 0.0
-    sg = 0.0
-    Hyg = 0.0
-    for i in range(n):
-        yHy += y[i] * Hy[i]
-        sg += s[i] * g_new[i]
-        Hyg += Hy[i] * g_new[i]
-    a = rho * (1.0 + rho * yHy)
+    rho, a, sg, Hyg = _bfgs_coefficients(s, y, g_new, Hy, sy)
     # Row i of the update is H_ij += c_i s_j - e_i (H_k y)_j with c_i = a s_i - rho (H_k y)_i
     # and e_i = rho s_i: two multiply-adds per entry.  Rows go in pairs, so each s_j and
     # (H_k y)_j is loaded once per two rows; slices indexed from 0 let LLVM vectorise.
@@ -271,8 +285,7 @@ def _bfgs_update_large(H, x, x_new, g, g_new, d, s, y, Hg, Hy, h0_rule, curvatur
             h0[j] += c0 * sj - e0 * hj
             h1[j] += c1 * sj - e1 * hj
         i += 2
-    for i in range(n):
-        d[i] = -(Hg[i] - rho * (s[i] * Hyg + Hy[i] * sg) + a * s[i] * sg)
+    _bfgs_next_direction(d, Hg, s, Hy, rho, a, sg, Hyg)
     return True
 
 
