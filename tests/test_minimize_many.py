@@ -14,7 +14,7 @@ from numba_objectives import rosen, rosen_grad, rosen_hess  # noqa: F401  (share
 
 import nsolve
 from nsolve import Status
-from nsolve.compiled._memory import fetch_add
+from nsolve.compiled._memory import data_pointer, fetch_add
 
 # ---------------------------------------------------------------- objectives
 
@@ -184,6 +184,25 @@ def test_the_block_queue_hands_out_every_block_exactly_once():
 @numba.njit
 def _fetch_add_once(counter, value):
     return fetch_add(counter, 0, value)
+
+
+@numba.njit
+def _through_pointer(a, i, value):
+    p = data_pointer(a)
+    old = p[i]
+    p[i] = value
+    return old
+
+
+def test_data_pointer_reads_and_writes_the_array_it_points_into():
+    # the evaluator's counters and the iterate's scalars are held this way in the solvers
+    a = np.arange(5, dtype=np.int64)
+    assert _through_pointer(a, 3, 40) == 3
+    np.testing.assert_array_equal(a, [0, 1, 2, 40, 4])
+    b = np.linspace(0.0, 1.0, 3)
+    assert _through_pointer(b, 0, 7.5) == 0.0 and b[0] == 7.5
+    with pytest.raises(numba.core.errors.TypingError):  # only C-contiguous arrays
+        _through_pointer(np.zeros(6)[::2], 0, 1.0)
 
 
 def test_a_batch_of_one_and_a_changed_thread_count_leave_numba_as_they_found_it():

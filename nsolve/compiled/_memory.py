@@ -5,8 +5,9 @@ solver loop that calls the objective, a line search and several kernels per iter
 atomics cost more than the arithmetic.  The solvers therefore take all their buffers from
 the caller, allocated once in Python (``nsolve.compiled._driver.workspace``), and pass
 *unmanaged* views of them (:func:`unmanaged`: no meminfo, so nothing to count) everywhere,
-and the storage read most often (the evaluator's counters) as plain pointers
-(:func:`data_pointer`), which skip even the calls.
+and the storage read at every evaluation or iteration (the evaluator's counters and last
+point, the iterate's scalars) as typed pointers (:func:`data_pointer`), which skip even the
+calls that an unmanaged view's reference counting still makes.
 An unmanaged view also takes no reference that an exception unwinding the compiled code
 could leave behind.
 
