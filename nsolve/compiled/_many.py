@@ -207,12 +207,17 @@ def minimize_many(
     return out
 
 
+def _converged(status: np.ndarray) -> np.ndarray:
+    """Per problem, True for a status of a convergence test (``nsolve._stopping.converged``)."""
+    return (status == _GTOL) | (status == _FTOL) | (status == _XTOL)
+
+
 def batch_message(status: np.ndarray) -> str:
     """One line for a batch: the problems that converged, then the count per stop reason
     (:class:`nsolve.Status` names, in code order), e.g. ``"9,998 of 10,000 problems
     converged (GTOL 9,990, FTOL 8, MAXITER 2)"``."""
     codes, counts = np.unique(status, return_counts=True)
-    ok = sum(int(k) for c, k in zip(codes, counts, strict=True) if c in (_GTOL, _FTOL, _XTOL))
+    ok = int(_converged(status).sum())
     names = {int(s): s.name for s in Status}  # a code outside Status (none is expected): its number
     by_reason = ", ".join(f"{names.get(c, c)} {int(k):,}" for c, k in zip(codes.tolist(), counts, strict=True))
     return f"{ok:,} of {status.shape[0]:,} problems converged ({by_reason})"
@@ -220,7 +225,7 @@ def batch_message(status: np.ndarray) -> str:
 
 def _result(X, F, G, INFO) -> OptimizeResult:
     status = INFO[:, L.INFO_STATUS].copy()
-    success = (status == _GTOL) | (status == _FTOL) | (status == _XTOL)
+    success = _converged(status)
     return OptimizeResult(
         x=X, fun=F, jac=G, nit=INFO[:, L.INFO_NIT].copy(), nfev=INFO[:, L.INFO_NFEV].copy(),
         njev=INFO[:, L.INFO_NJEV].copy(), nhev=INFO[:, L.INFO_NHEV].copy(), status=status, success=success,
