@@ -15,7 +15,7 @@ from scipy.optimize import OptimizeResult
 from nsolve._objective import NotFiniteAtStart
 from nsolve._parallel import max_threads, parallel_allowed, parallel_region
 from nsolve._result import result_message
-from nsolve._status import NOT_FINITE, Status
+from nsolve._status import NOT_FINITE, SUCCESS_CODES, Status
 from nsolve.compiled import _interrupt
 from nsolve.compiled import _layout as L
 from nsolve.compiled._dispatch import (
@@ -29,8 +29,8 @@ from nsolve.compiled._dispatch import (
     raise_start_error,
 )
 
-#: The convergence codes (``success``), as plain ints for the array comparisons.
-_GTOL, _FTOL, _XTOL = int(Status.GTOL), int(Status.FTOL), int(Status.XTOL)
+#: The convergence codes (``success``), as an array for :func:`numpy.isin`.
+_SUCCESS_CODES = np.array(sorted(SUCCESS_CODES), dtype=np.int64)
 
 #: Blocks per thread of a batch.  The threads take them one at a time from a shared counter as
 #: they come free, so a thread held up by slower problems (or by the machine) takes fewer; at
@@ -208,8 +208,9 @@ def minimize_many(
 
 
 def _converged(status: np.ndarray) -> np.ndarray:
-    """Per problem, True for a status of a convergence test (``nsolve._stopping.converged``)."""
-    return (status == _GTOL) | (status == _FTOL) | (status == _XTOL)
+    """Per problem, True for a status of a convergence test (``nsolve._status.SUCCESS_CODES``,
+    the codes of ``success`` in every result)."""
+    return np.isin(status, _SUCCESS_CODES)
 
 
 def batch_message(status: np.ndarray) -> str:
