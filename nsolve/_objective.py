@@ -26,11 +26,15 @@ array that no one else writes to during or after the call.
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 from collections.abc import Callable
 
+import numba
 import numpy as np
+from numba.core.dispatcher import Dispatcher
+from numba.core.errors import NumbaError
 from scipy.sparse import issparse
 from scipy.sparse.linalg import LinearOperator
 
@@ -41,7 +45,7 @@ from nsolve._kernels.finite_diff import (
     forward_gradient_from_values,
 )
 from nsolve._kernels.vector import copy_into, norm2
-from nsolve._validation import FLOAT64, all_finite_vector
+from nsolve._validation import FLOAT64, all_finite_vector, first_lines
 
 _EPS = np.finfo(np.float64).eps
 #: Default relative steps: sqrt(eps) for forward differences, eps**(1/3) for central ones.
@@ -82,6 +86,47 @@ class _OnAllSamples:
     def __call__(self, x, *args):
         # a fresh index array per call: a user function that modifies idx cannot corrupt the run
         return self.func(x, np.arange(self.n_samples, dtype=np.int64), *args)
+
+
+def _type_name(value) -> str:
+    try:
+        return str(numba.typeof(value))
+    except (ValueError, TypeError):  # a value Numba has no type for
+        return type(value).__name__
+
+
+def raise_if_not_compiled(func, role: str, call: str, call_args: tuple, exc: BaseException) -> None:
+    """Turn a Numba function's failure to compile for the arguments it is called with into a
+    TypeError naming it; return (the caller re-raises ``exc`` unchanged) for anything else.
+
+    Called from the ``except`` clause around a first call of the user's ``func`` (``role``:
+    ``"f"``, ``"grad"``, ``"hess"``, ``"hessp"``; ``call``: how it is called, ``"f(x, *args)"``,
+    for the message).  Compiling happens at that call, for the types of ``call_args``: a
+    :class:`numba.core.errors.NumbaError` raised there (a typing error: ``args`` of a type
+    the function cannot take, say) is reported as the function's signature error, with the
+    types it was called with and the first lines of Numba's message, not as Numba's typing
+    traceback; so is a call with a number of arguments the function does not take.
+    Exceptions raised while the compiled function runs are not NumbaErrors and pass through,
+    as do all exceptions of Python functions (one of which may itself call a Numba function).
+    """
+    target = func.func if isinstance(func, _OnAllSamples) else func
+    if not isinstance(target, Dispatcher):
+        return
+    fname = getattr(target, "__name__", repr(target))
+    if isinstance(exc, NumbaError):
+        types_ = ", ".join(_type_name(a) for a in call_args)
+        raise TypeError(
+            f"{role} (the Numba function {fname!r}) does not compile for the arguments it is called with, "
+            f"{call} with types ({types_}): {first_lines(exc)}"
+        ) from None
+    if isinstance(exc, TypeError):
+        try:
+            inspect.signature(target.py_func).bind(*call_args)
+        except TypeError as arity:
+            raise TypeError(
+                f"{role} (the Numba function {fname!r}) cannot be called as {call} with {len(call_args)} "
+                f"argument(s): {arity}"
+            ) from None
 
 
 def is_matrix_operator(H) -> bool:
@@ -336,7 +381,11 @@ class Objective:
         """
         if self._hess is not None:
             self.nhev += 1
-            H = self._hess(x.copy(), *self.args)
+            try:
+                H = self._hess(x.copy(), *self.args)
+            except Exception as exc:
+                raise_if_not_compiled(self._hess, "hess", self._call_text("hess"), (x, *self.args), exc)
+                raise
             if is_matrix_operator(H):
                 if H.shape != (self.n, self.n):
                     raise ValueError(f"hess must return an array of shape ({self.n}, {self.n}); got {H.shape}")
@@ -376,7 +425,13 @@ class Objective:
         """
         if self._hessp is not None:
             self.nhev += 1
-            hp = _real_array(self._hessp(x.copy(), p.copy(), *self.args), "hessp")
+            try:
+                hp = self._hessp(x.copy(), p.copy(), *self.args)
+            except Exception as exc:
+                raise_if_not_compiled(self._hessp, "hessp", self._call_text("hessp", "x, p"), (x, p, *self.args),
+                                      exc)
+                raise
+            hp = _real_array(hp, "hessp")
             if hp.shape != (self.n,):
                 raise ValueError(f"hessp must return an array of shape ({self.n},); got {hp.shape}")
             copy_into(out, hp)
@@ -430,7 +485,11 @@ class Objective:
         gradient of the wrong shape or with non-finite entries.
         """
         n = self.n
-        out = self._call_f(x0.copy())
+        try:
+            out = self._call_f(x0.copy())
+        except Exception as exc:
+            raise_if_not_compiled(self._f, "f", self._call_text("f"), (x0, *self._sample_arg(), *self.args), exc)
+            raise
         if self.fused:
             if not (isinstance(out, tuple | list) and len(out) == 2):
                 raise TypeError(
@@ -453,7 +512,12 @@ class Objective:
             self._fd_gradient(x0, g0, f0)
         else:
             if gv is None:
-                gv = self._grad(x0.copy(), *self.args)
+                try:
+                    gv = self._grad(x0.copy(), *self.args)
+                except Exception as exc:
+                    raise_if_not_compiled(self._grad, "grad", self._call_text("grad"),
+                                          (x0, *self._sample_arg(), *self.args), exc)
+                    raise
                 self.njev += 1
             if type(gv) is np.ndarray and gv.dtype is FLOAT64 and gv.shape == (n,):
                 g0 = gv.copy()  # the common case; a copy: the user may keep and change theirs
@@ -464,6 +528,16 @@ class Objective:
         if not all_finite_vector(g0):
             raise NotFiniteAtStart("grad", *self.counts(), f=f0, g=g0)
         return f0, g0
+
+    def _sample_arg(self) -> tuple:
+        """The ``idx`` argument of a data-set objective's call on every sample (for messages)."""
+        return () if self.n_samples is None else (np.arange(1, dtype=np.int64),)
+
+    def _call_text(self, role: str, params: str = "x") -> str:
+        """How the user's ``role`` function is called, for messages: ``f(x, idx, *args)``, ..."""
+        if self.n_samples is not None:
+            params += ", idx"
+        return f"{role}({params}{', *args' if self.args else ''})"
 
     def _check_grad_shape(self, gv) -> None:
         try:

@@ -9,12 +9,25 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 
 import numpy as np
 
 #: Native float64 (a singleton: ``a.dtype is FLOAT64`` is a cheap test that never says yes
 #: wrongly; a byte-swapped or annotated float64 takes the general path).
 FLOAT64 = np.dtype(np.float64)
+
+
+_PIPELINE_HEADER = re.compile(r"Failed in \S+ mode pipeline")
+
+
+def first_lines(exc: BaseException, k: int = 3) -> str:
+    """The first ``k`` non-empty lines of an error message (a Numba one, typically), without
+    terminal colour codes and Numba's "Failed in ... pipeline" header, at most 400
+    characters: what an error of ours quotes from it."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _PIPELINE_HEADER.match(ln.strip())]
+    return " ".join(lines[:k])[:400]
 
 
 #: Entries per chunk of :func:`all_finite_array` (512 KB of float64: its flags stay in cache).

@@ -224,3 +224,12 @@ def test_storage_beyond_the_machines_memory_names_the_method_and_the_cause(monke
     assert nsolve.minimize(f, g, np.ones(401), method="newton-cg").success
     monkeypatch.setattr(validation, "physical_memory", lambda: None)  # an OS that does not say
     assert nsolve.minimize(f, g, np.ones(402), method="bfgs").success
+
+
+def test_quoted_numba_messages_lose_colour_codes_and_the_pipeline_header():
+    from nsolve._validation import first_lines
+
+    exc = Exception("\x1b[1mFailed in nopython mode pipeline (step: nopython frontend)\n\x1b[1m\n"
+                    "\x1b[1mUnknown attribute 'foo' of type array(float64, 1d, C)\n\nFile \"x.py\", line 3:\nmore")
+    assert first_lines(exc, 2) == "Unknown attribute 'foo' of type array(float64, 1d, C) File \"x.py\", line 3:"
+    assert len(first_lines(Exception("y" * 1000))) == 400

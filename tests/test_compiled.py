@@ -593,6 +593,72 @@ def test_wrong_signature_is_a_clear_type_error_naming_the_function():
         nsolve.minimize(rosen, rosen_grad, X0, args=(A,))
 
 
+@numba.njit
+def indexes_its_args(x, a):
+    return ((x - a[0]) ** 2).sum()
+
+
+@numba.njit
+def unknown_attribute(x):
+    return x.no_such_attribute
+
+
+@numba.njit
+def hessp_without_p(x):
+    return x
+
+
+def _numba_message_free(text: str) -> bool:
+    return "\x1b[" not in text and "Failed in" not in text
+
+
+def test_numba_functions_that_do_not_compile_on_the_interpreted_path_are_named_type_errors():
+    # args the function cannot take (an int where it indexes an array): the interpreted path
+    # (args is not one float64 vector), where the first call compiles the function
+    with pytest.raises(TypeError, match=r"f \(the Numba function 'indexes_its_args'\) does not compile for the "
+                                        r"arguments it is called with, f\(x, \*args\) with types "
+                                        r"\(array\(float64, 1d, C\), int64\)") as info:
+        nsolve.minimize(indexes_its_args, indexes_its_args, X0, args=(3,))
+    assert _numba_message_free(str(info.value)) and "getitem" in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    # a body that does not type, on methods and options that keep the run interpreted
+    for kw in ({"method": "newton-cg"}, {"callback": lambda xk: None}):
+        with pytest.raises(TypeError, match=r"f \(the Numba function 'unknown_attribute'\) does not compile") as info:
+            nsolve.minimize(unknown_attribute, rosen_grad, X0, **kw)
+        assert "no_such_attribute" in str(info.value) and _numba_message_free(str(info.value))
+    with pytest.raises(TypeError, match=r"f \(the Numba function 'unknown_attribute'\) does not compile"):
+        nsolve.minimize(unknown_attribute, None, X0)  # finite differences
+    with pytest.raises(TypeError, match=r"grad \(the Numba function 'unknown_attribute'\) does not compile"):
+        nsolve.minimize(rosen, unknown_attribute, X0, method="newton-cg")
+    with pytest.raises(TypeError, match=r"hess \(the Numba function 'unknown_attribute'\) does not compile"):
+        nsolve.minimize(rosen, rosen_grad, X0, method="newton-cg", hess=unknown_attribute)
+    # a number of parameters the call does not match
+    with pytest.raises(TypeError, match=r"hessp \(the Numba function 'hessp_without_p'\) cannot be called as "
+                                        r"hessp\(x, p\) with 2 argument\(s\)"):
+        nsolve.minimize(rosen, rosen_grad, X0, method="newton-cg", hessp=hessp_without_p)
+    with pytest.raises(TypeError, match=r"f \(the Numba function 'rosen'\) cannot be called as f\(x, idx\)"):
+        nsolve.minimize(rosen, rosen_grad, X0, method="adam", n_samples=10, batch_size=5, maxiter=3)
+
+
+def test_errors_that_are_not_a_numba_functions_own_compilation_pass_through_unchanged():
+    # a Python f calling a Numba function that does not type: the user's own exception
+    def python_f(x):
+        return unknown_attribute(x)
+
+    with pytest.raises(numba.core.errors.TypingError):
+        nsolve.minimize(python_f, None, X0, method="newton-cg")
+
+    # a Numba function raising while it runs (compiled fine)
+    @numba.njit
+    def raises_later(x):
+        if x[0] > 0.0:
+            raise ValueError("from the user's function")
+        return (x ** 2).sum()
+
+    with pytest.raises(ValueError, match="from the user's function"):
+        nsolve.minimize(raises_later, None, np.ones(3), method="newton-cg")
+
+
 def test_wrong_shapes_and_non_finite_starts_raise_the_interpreted_errors():
     cases = [
         ({"f": rosen, "grad": grad_wrong_length}, ValueError,

@@ -430,6 +430,9 @@ def test_bad_args():
         nsolve.minimize_many(fit_f, fit_g, X0, args=[np.zeros(4), np.zeros(3), np.zeros(4)])
     with pytest.raises(ValueError, match="args has 2 entries but X0 has 3 rows"):
         nsolve.minimize_many(fit_f, fit_g, X0, args=[np.zeros(4), np.zeros(4)])
+    # minimize's args=(a,) habit: the message says how to share one vector
+    with pytest.raises(ValueError, match=r"args has 1 entries but X0 has 3 rows.*args=a, not \(a,\)"):
+        nsolve.minimize_many(fit_f, fit_g, X0, args=(np.zeros(4),))
     with pytest.raises(TypeError, match=r"args\[0\] must be a 1-D array"):
         nsolve.minimize_many(fit_f, fit_g, X0, args=[np.zeros((2, 2))] * 3)
     with pytest.raises(ValueError, match="args must be 1-D"):

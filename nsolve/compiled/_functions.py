@@ -26,7 +26,6 @@ function and the signature expected.
 from __future__ import annotations
 
 import ctypes
-import re
 import sys
 import weakref
 from functools import cache
@@ -37,6 +36,8 @@ from numba.core import cgutils
 from numba.core.registry import CPUDispatcher
 from numba.experimental.function_type import _get_jit_address, _get_wrapper_address
 from numba.extending import intrinsic
+
+from nsolve._validation import first_lines
 
 VEC = types.float64[::1]
 #: ``role -> (return type, description)``; the argument types are ``(x,)`` or ``(x, a)``.
@@ -68,13 +69,6 @@ def is_numba_function(obj) -> bool:
 
 # ------------------------------------------------------------------ addresses
 _ADDRESSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _first_lines(exc, k: int = 3) -> str:
-    """The first ``k`` non-empty lines of a (Numba) error message, without its colour codes."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return " ".join(lines[:k])[:400]
 
 
 def function_addresses(func, role: str, with_args: bool, name: str | None = None) -> tuple[int, int]:
@@ -114,7 +108,7 @@ def function_addresses(func, role: str, with_args: bool, name: str | None = None
         raise TypeError(
             f"{label} (the Numba function {fname!r}) must have the signature "
             f"{signature_text(role, with_args)} with x{' and a' if with_args else ''} 1-D float64 "
-            f"arrays to run compiled; compiling it for that signature failed: {_first_lines(exc)}"
+            f"arrays to run compiled; compiling it for that signature failed: {first_lines(exc)}"
         ) from None
     memo[key] = (c_addr, jit_addr)
     return c_addr, jit_addr

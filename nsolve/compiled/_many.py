@@ -81,7 +81,8 @@ def _as_args(args, K: int) -> np.ndarray | None:
         return np.ascontiguousarray(a)
     if isinstance(args, list | tuple):
         if len(args) != K:
-            raise ValueError(f"args has {len(args)} entries but X0 has {K} rows: one args vector per problem")
+            shared = " (args shared by every problem: the vector itself, args=a, not (a,))" if len(args) == 1 else ""
+            raise ValueError(f"args has {len(args)} entries but X0 has {K} rows: one args vector per problem{shared}")
         rows = []
         for i, a in enumerate(args):
             v = np.asarray(a)
