@@ -115,7 +115,9 @@ def _case_from_problem(p) -> Case:
 
 def user_case(f: Callable, grad: Callable | None, x0, *, hess: Callable | None = None,
               hessp: Callable | None = None, f_star: float | None = None, name: str | None = None) -> Case:
-    """A :class:`Case` from the user's functions (checked before anything runs).
+    """A :class:`Case` from the user's functions, checked before anything runs: ``f`` and
+    ``grad`` are evaluated once at ``x0``, with the checks and messages of
+    :func:`nsolve.minimize` (a real scalar, finite values, a gradient of shape ``(n,)``).
 
     Parameters
     ----------
@@ -127,11 +129,12 @@ def user_case(f: Callable, grad: Callable | None, x0, *, hess: Callable | None =
     hess, hessp : callable, optional
         The Hessian and the Hessian-vector product (for ``newton`` / ``newton-cg``).
     f_star : float, optional
-        The minimum value when known; else the best value any run finds.
+        The minimum value when known (finite); else the best value any run finds.
     name : str, optional
         The name in the table (default: ``f.__name__``).
     """
-    from nsolve._validation import as_float_vector, check_callable
+    from nsolve._objective import Objective
+    from nsolve._validation import as_float_vector, check_callable, check_real
 
     check_callable(f, "f")
     check_callable(grad, "grad", allow_none=True)
@@ -139,7 +142,11 @@ def user_case(f: Callable, grad: Callable | None, x0, *, hess: Callable | None =
     check_callable(hessp, "hessp", allow_none=True)
     x = as_float_vector(x0, "x0")
     if f_star is not None:
-        f_star = float(f_star)
+        f_star = check_real(f_star, "f_star")
+        if math.isinf(f_star):
+            raise ValueError(f"f_star must be finite; got {f_star}")
+    # f and grad at x0, with minimize's checks and messages (a scalar, finite, the right shape)
+    Objective(f, grad, x.shape[0]).first_evaluation(x)
     return Case(name=name or getattr(f, "__name__", "f"), n=x.shape[0], f=f, grad=grad, x0=x, f_star=f_star,
                 hess=hess, hessp=hessp)
 

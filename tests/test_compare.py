@@ -235,6 +235,35 @@ def test_bad_arguments():
         nsolve.compare(f=lambda x: float(x @ x), x0=[1.0], methods=["newton-cg"], progress=False)
 
 
+def test_the_users_problem_is_checked_at_x0_before_anything_runs():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float(x @ x)
+
+    def grad(x):
+        return 2.0 * x
+
+    # minimize's messages, naming the function, from one evaluation at x0
+    with pytest.raises(TypeError, match="f must return a real scalar; got str"):
+        nsolve.compare(f=lambda x: "no", grad=grad, x0=[1.0], progress=False)
+    with pytest.raises(ValueError, match=r"grad must return an array of shape \(2,\); got shape \(3,\)"):
+        nsolve.compare(f=f, grad=lambda x: np.zeros(3), x0=[1.0, 2.0], progress=False)
+    with pytest.raises(ValueError, match="f must be finite at x0"):
+        nsolve.compare(f=lambda x: float("nan"), grad=grad, x0=[1.0], progress=False)
+    for bad, exc, msg in ((float("nan"), ValueError, "f_star must not be NaN"),
+                          (float("inf"), ValueError, "f_star must be finite"),
+                          ("0", TypeError, "f_star must be a real number")):
+        with pytest.raises(exc, match=msg):
+            nsolve.compare(f=f, grad=grad, x0=[1.0], f_star=bad, progress=False)
+    calls.clear()
+    from nsolve.compare import user_case
+
+    case = user_case(f, grad, [1.0, 2.0], f_star=0)
+    assert calls == [1] and case.f_star == 0.0
+
+
 def test_timed_runs_alternate_in_blocks_per_library(monkeypatch):
     # repeat=4: three timed runs of each library, then one more of each
     C = sys.modules["nsolve.compare"]  # the module (nsolve.compare is also the function)
