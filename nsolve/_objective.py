@@ -384,7 +384,7 @@ class Objective:
             try:
                 H = self._hess(x.copy(), *self.args)
             except Exception as exc:
-                raise_if_not_compiled(self._hess, "hess", self._call_text("hess"), (x, *self.args), exc)
+                self._raise_if_not_compiled(exc, self._hess, "hess", ("x",), (x,))
                 raise
             if is_matrix_operator(H):
                 if H.shape != (self.n, self.n):
@@ -428,8 +428,7 @@ class Objective:
             try:
                 hp = self._hessp(x.copy(), p.copy(), *self.args)
             except Exception as exc:
-                raise_if_not_compiled(self._hessp, "hessp", self._call_text("hessp", "x, p"), (x, p, *self.args),
-                                      exc)
+                self._raise_if_not_compiled(exc, self._hessp, "hessp", ("x", "p"), (x, p))
                 raise
             hp = _real_array(hp, "hessp")
             if hp.shape != (self.n,):
@@ -488,7 +487,7 @@ class Objective:
         try:
             out = self._call_f(x0.copy())
         except Exception as exc:
-            raise_if_not_compiled(self._f, "f", self._call_text("f"), (x0, *self._sample_arg(), *self.args), exc)
+            self._raise_if_not_compiled(exc, self._f, "f", *self._first_call_lead(x0))
             raise
         if self.fused:
             if not (isinstance(out, tuple | list) and len(out) == 2):
@@ -515,8 +514,7 @@ class Objective:
                 try:
                     gv = self._grad(x0.copy(), *self.args)
                 except Exception as exc:
-                    raise_if_not_compiled(self._grad, "grad", self._call_text("grad"),
-                                          (x0, *self._sample_arg(), *self.args), exc)
+                    self._raise_if_not_compiled(exc, self._grad, "grad", *self._first_call_lead(x0))
                     raise
                 self.njev += 1
             if type(gv) is np.ndarray and gv.dtype is FLOAT64 and gv.shape == (n,):
@@ -529,15 +527,17 @@ class Objective:
             raise NotFiniteAtStart("grad", *self.counts(), f=f0, g=g0)
         return f0, g0
 
-    def _sample_arg(self) -> tuple:
-        """The ``idx`` argument of a data-set objective's call on every sample (for messages)."""
-        return () if self.n_samples is None else (np.arange(1, dtype=np.int64),)
+    def _first_call_lead(self, x0: np.ndarray) -> tuple[tuple, tuple]:
+        """Names and values of the arguments before ``*args`` in the first call of f and grad:
+        ``x``, and the sample indices ``idx`` of a data-set objective (a stand-in of their type)."""
+        if self.n_samples is None:
+            return ("x",), (x0,)
+        return ("x", "idx"), (x0, np.arange(1, dtype=np.int64))
 
-    def _call_text(self, role: str, params: str = "x") -> str:
-        """How the user's ``role`` function is called, for messages: ``f(x, idx, *args)``, ..."""
-        if self.n_samples is not None:
-            params += ", idx"
-        return f"{role}({params}{', *args' if self.args else ''})"
+    def _raise_if_not_compiled(self, exc: BaseException, func, role: str, names: tuple, values: tuple) -> None:
+        """:func:`raise_if_not_compiled` for a call ``role(*names, *args)`` with ``values`` before the args."""
+        call = f"{role}({', '.join(names)}{', *args' if self.args else ''})"
+        raise_if_not_compiled(func, role, call, (*values, *self.args), exc)
 
     def _check_grad_shape(self, gv) -> None:
         try:
